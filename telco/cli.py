@@ -1,0 +1,109 @@
+"""The `telco` command line: scenarios, the demo conversation, the fault and step catalogues."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+
+def _print_result(result, verbose: bool) -> None:
+    mark = "PASS" if result.passed else "FAIL"
+    print(f"{mark} {result.scenario_id} [{result.family}]")
+    if verbose or not result.passed:
+        for c in result.checks:
+            print(f"    {'ok ' if c.ok else 'BAD'} {c.check}: {c.detail}")
+
+
+def cmd_scenarios_run(args: argparse.Namespace) -> int:
+    from telco.scenarios import load_scenarios
+    from telco.scenarios.report import summarise
+
+    scenarios = load_scenarios()
+    if args.only:
+        scenarios = [s for s in scenarios if s.id in set(args.only)]
+        if not scenarios:
+            print(f"no scenario with id in {args.only}", file=sys.stderr)
+            return 2
+    if args.runner == "playbook":
+        from telco.scenarios.playbook_driver import run_scenario_with_playbooks as run_one
+    else:
+        print(f"runner {args.runner!r} is not available yet", file=sys.stderr)
+        return 2
+    results = []
+    for scenario in scenarios:
+        result = run_one(scenario)
+        results.append(result)
+        _print_result(result, args.verbose)
+    summary = summarise(results, args.runner)
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_scenarios_list(args: argparse.Namespace) -> int:
+    from telco.scenarios import load_scenarios
+
+    for s in load_scenarios():
+        print(f"{s.id:40s} {s.family:18s} {'source ' if s.source else ''}{s.title}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Show the world working: the first source scenario through the playbook runner, step by step."""
+    from telco.scenarios import load_scenarios
+    from telco.scenarios.playbook_driver import run_scenario_with_playbooks
+
+    scenario = next(s for s in load_scenarios() if s.source)
+    print(f"Scenario {scenario.id}: {scenario.title}")
+    print(f"Faults injected: {', '.join(f.name for f in scenario.faults) or 'none'}\n")
+    result = run_scenario_with_playbooks(scenario)
+    for ex in result.outcome.transcript:
+        who = {"customer": "Customer", "system": "Agent", "tool": "  tool", "customer_step": "Customer did"}[ex.who]
+        print(f"{who:>12}: {ex.text}")
+    print()
+    _print_result(result, verbose=True)
+    print(json.dumps({"scenario": scenario.id, "passed": result.passed}))
+    return 0 if result.passed else 1
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from telco.sandbox.faults import list_faults
+
+    for f in list_faults():
+        print(f"{f.name:32s} {f.family:10s} {f.description}")
+    return 0
+
+
+def cmd_steps(args: argparse.Namespace) -> int:
+    from telco.sandbox.customer_steps import list_customer_steps
+
+    for s in list_customer_steps():
+        print(f"{s.id:32s} {s.target:8s} {s.instruction}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telco", description="telco-agents command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    scen = sub.add_parser("scenarios", help="list or run the scenario suite").add_subparsers(dest="action", required=True)
+    run = scen.add_parser("run", help="run scenarios and print a JSON summary as the last line")
+    run.add_argument("--runner", choices=["playbook"], default="playbook")
+    run.add_argument("--only", nargs="*", help="scenario ids to run")
+    run.add_argument("--verbose", "-v", action="store_true", help="print every check, not only failures")
+    run.set_defaults(func=cmd_scenarios_run)
+    scen.add_parser("list", help="list scenarios").set_defaults(func=cmd_scenarios_list)
+
+    sub.add_parser("demo", help="run the first source scenario step by step").set_defaults(func=cmd_demo)
+    sub.add_parser("faults", help="list the fault catalogue").set_defaults(func=cmd_faults)
+    sub.add_parser("steps", help="list the customer-step catalogue").set_defaults(func=cmd_steps)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

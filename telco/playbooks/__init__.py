@@ -1,0 +1,28 @@
+"""Troubleshooting and service flows as data (the YAML files beside this module) and their runner."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .spec import Playbook
+
+PLAYBOOK_DIR = Path(__file__).parent
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    return Playbook.model_validate(yaml.safe_load(Path(path).read_text()))
+
+
+@lru_cache(maxsize=1)
+def load_playbooks(directory: str | None = None) -> dict[str, Playbook]:
+    books = [load_playbook(p) for p in sorted(Path(directory or PLAYBOOK_DIR).glob("*.yaml"))]
+    return {b.id: b for b in books}
+
+
+def playbook_for_intent(intent: str, books: dict[str, Playbook] | None = None) -> Playbook | None:
+    for book in (books or load_playbooks()).values():
+        if intent in book.intents:
+            return book
+    return None

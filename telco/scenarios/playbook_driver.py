@@ -1,0 +1,116 @@
+"""Drives a scenario through the playbook runner: identify, route each labelled intent to its flow, check the end state.
+
+This runner takes the scenario's labelled intents as given; it proves the world, tools and playbooks are coherent.
+Intent detection from the customer's words is the agents' job and is exercised by the API runner.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from telco.errors import TelcoError
+from telco.intents import conflicting_pair, load_intents
+from telco.playbooks import load_playbooks
+from telco.playbooks.runner import PlaybookRunner, RunState
+from telco.playbooks.scope import resolve_scope
+from telco.tools import ToolContext, call_tool
+
+from .customer import ScriptedCustomer
+from .outcome import Exchange, Outcome
+from .setup import build_sandbox
+from .spec import Scenario
+
+MAX_EXCHANGES = 40
+
+
+def _drive(runner: PlaybookRunner, state: RunState, ctx: ToolContext, customer: ScriptedCustomer,
+           outcome: Outcome) -> RunState:
+    for _ in range(MAX_EXCHANGES):
+        if state.pending is None:
+            break
+        reply = customer.respond(state.pending, state.scope)
+        outcome.turns += 1
+        state = runner.advance(state, ctx, answer=reply)
+    outcome.transcript.extend(transcript_of(state))
+    outcome.informed.extend(state.informed)
+    outcome.writes.extend(a["tool"] for a in state.actions)
+    return state
+
+
+def transcript_of(state: RunState) -> list[Exchange]:
+    """The run in the order it happened, as a person would read it."""
+    lines: list[Exchange] = []
+    for r in state.history:
+        if r.kind == "say":
+            lines.append(Exchange(who="system", text=r.text or ""))
+        elif r.kind in ("ask", "customer_step"):
+            lines.append(Exchange(who="system", text=r.text or r.name))
+            who = "customer" if r.kind == "ask" else "customer_step"
+            lines.append(Exchange(who=who, text=_brief(r.result), data=r.result))
+        elif r.kind == "tool":
+            text = f"{r.name}({_brief(r.args)})" + (f" -> refused: {r.error['message']}" if r.error else "")
+            lines.append(Exchange(who="tool", text=text, data=r.error or r.result))
+        elif r.kind == "end":
+            lines.append(Exchange(who="system", text=f"[{state.playbook_id} {r.name}]"))
+    return lines
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items() if k != "step_id" and not isinstance(v, (dict, list)))
+    return str(value)
+
+
+def _handoff(ctx: ToolContext, outcome: Outcome, customer_id: str | None, reason: str, queue: str) -> None:
+    call_tool(ctx, "transfer_to_person",
+              {"customer_id": customer_id, "reason": reason, "queue": queue,
+               "summary": f"{reason}. Customer said: {outcome.transcript[0].text}",
+               "context": {"informed": outcome.informed, "writes": outcome.writes}},
+              idempotency_key=f"{ctx.conversation_id}/handoff/{reason}")
+    outcome.writes.append("transfer_to_person")
+    outcome.transcript.append(Exchange(who="system", text=f"Handing over to a person ({queue}): {reason}"))
+
+
+def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
+    ctx = ToolContext(sandbox=sandbox, conversation_id=f"scn-{scenario.id}")
+    runner = PlaybookRunner(load_playbooks())
+    customer = ScriptedCustomer(scenario, sandbox)
+    outcome = Outcome(scenario_id=scenario.id, transcript=[Exchange(who="customer", text=scenario.message)])
+
+    identified = _drive(runner, runner.start("identify", ctx, scope={}), ctx, customer, outcome)
+    if identified.status != "resolved":
+        return outcome
+    customer_id = identified.vars["customer"]["customer_id"]
+    outcome.identified_customer_id = customer_id
+
+    conflict = conflicting_pair(scenario.intents)
+    if conflict:
+        outcome.informed.append("conflicting_intents")
+        _handoff(ctx, outcome, customer_id, f"conflicting requests: {conflict[0]} and {conflict[1]}", "support")
+        return outcome
+
+    catalogue = load_intents()
+    books = load_playbooks()
+    for intent in scenario.intents:
+        spec = catalogue[intent]
+        if spec.playbook is None:
+            _handoff(ctx, outcome, customer_id, f"customer asked for {intent.replace('_', ' ')}",
+                     spec.handoff_queue or "support")
+            return outcome
+        book = books[spec.playbook]
+        scope = resolve_scope(ctx, customer_id, book.service, scenario.service_id)
+        state = _drive(runner, runner.start(book.id, ctx, scope), ctx, customer, outcome)
+        if state.status != "resolved":
+            return outcome
+    return outcome
+
+
+def run_scenario_with_playbooks(scenario: Scenario):
+    from .report import judge
+
+    sandbox = build_sandbox(scenario)
+    before = sandbox.world.model_copy(deep=True)
+    try:
+        outcome = run_conversation(scenario, sandbox)
+    except TelcoError as err:
+        outcome = Outcome(scenario_id=scenario.id, error=f"{err.code}: {err.message}")
+    return judge(scenario, before, sandbox, outcome)

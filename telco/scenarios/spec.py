@@ -1,0 +1,65 @@
+"""A scenario: a world, injected faults, what the customer says and does, and the end state to reach."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "scenarios"
+
+
+class GeneratedWorld(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int
+    customers: int = Field(ge=1, le=5000)
+
+
+class FaultSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    service_id: str | None = None
+    customer_id: str | None = None  # defaults to the scenario's customer (area faults may name another)
+    params: dict[str, Any] = {}
+
+
+class Identity(BaseModel):
+    """What the customer answers when asked who they are (may be wrong on purpose)."""
+
+    model_config = ConfigDict(extra="forbid")
+    full_name: str
+    date_of_birth: date
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    family: str
+    title: str
+    source: bool = False  # one of the scenarios named in the product brief
+    world: Literal["demo"] | GeneratedWorld = "demo"
+    customer_id: str | None  # None: the person is not a customer we can find
+    identity: Identity
+    service_id: str | None = None
+    faults: list[FaultSpec] = []
+    message: str
+    intents: list[str] = Field(min_length=1)
+    answers: dict[str, Any] = {}
+    expect: dict[str, Any] = Field(min_length=1)
+    notes: str = ""
+
+
+def load_scenarios(directory: str | Path | None = None) -> list[Scenario]:
+    paths = sorted(Path(directory or SCENARIO_DIR).glob("*.yaml"))
+    scenarios: list[Scenario] = []
+    for p in paths:
+        raw = yaml.safe_load(p.read_text())
+        for item in raw if isinstance(raw, list) else [raw]:
+            scenarios.append(Scenario.model_validate(item))
+    ids = [s.id for s in scenarios]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ValueError(f"duplicate scenario ids: {sorted(dupes)}")
+    return scenarios
