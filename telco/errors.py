@@ -55,3 +55,56 @@ class IdempotencyConflict(TelcoError):
 class BackendUnavailable(TelcoError):
     code = "backend_unavailable"
     http_status = 503
+
+
+class Unauthorized(TelcoError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(TelcoError):
+    code = "forbidden"
+    http_status = 403
+
+
+class Conflict(TelcoError):
+    """The request raced another one on the same record (e.g. two turns on one conversation at once)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class TooLarge(TelcoError):
+    code = "too_large"
+    http_status = 413
+
+
+class RateLimited(TelcoError):
+    code = "rate_limited"
+    http_status = 429
+
+
+def error_from_dict(data: dict[str, object]) -> TelcoError:
+    """Rebuild a typed error that crossed a process boundary as data (see TelcoError.to_dict)."""
+    code = str(data.get("code", "error"))
+    message = str(data.get("message", "unknown error"))
+    details = dict(data.get("details") or {})  # type: ignore[arg-type]
+    if code in ("policy_denied", "identity_not_verified"):
+        rule = str(details.pop("rule", "unknown"))
+        err: TelcoError = PolicyDenied(rule, message, **details)
+        err.code = code
+        return err
+    for cls in _all_subclasses(TelcoError):
+        if cls.code == code and cls not in (PolicyDenied, IdentityNotVerified):
+            return cls(message, **details)
+    err = TelcoError(message, **details)
+    err.code = code
+    return err
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out

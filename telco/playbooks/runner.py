@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from telco.errors import TelcoError
-from telco.tools import ToolContext, call_tool
+from telco.tools.port import ToolPort
 
 from .expressions import holds, render
 from .spec import Playbook, Step
@@ -37,6 +37,7 @@ class CustomerRequest(BaseModel):
     id: str  # the customer step id, or the slot name for an ask
     text: str  # one clear instruction or question
     step_id: str  # the playbook step waiting for it
+    expect: str = "text"  # for an ask: the kind of answer wanted (see Step.expect)
 
 
 class RunState(BaseModel):
@@ -72,12 +73,12 @@ class PlaybookRunner:
     def __init__(self, playbooks: dict[str, Playbook]) -> None:
         self.playbooks = playbooks
 
-    def start(self, playbook_id: str, ctx: ToolContext, scope: dict[str, Any]) -> RunState:
+    async def start(self, playbook_id: str, port: ToolPort, scope: dict[str, Any]) -> RunState:
         book = self.playbooks[playbook_id]
         state = RunState(playbook_id=book.id, version=book.version, scope=scope, current=book.start)
-        return self.advance(state, ctx)
+        return await self.advance(state, port)
 
-    def advance(self, state: RunState, ctx: ToolContext, answer: Any = NO_ANSWER) -> RunState:
+    async def advance(self, state: RunState, port: ToolPort, answer: Any = NO_ANSWER) -> RunState:
         """Go on until the customer is needed or the run ends. `answer` fulfils the pending request."""
         if state.finished:
             return state
@@ -90,7 +91,7 @@ class PlaybookRunner:
         for _ in range(MAX_STEPS_PER_ADVANCE):
             if state.current is None or state.pending is not None or state.finished:
                 return state
-            self._run_step(state, book.step(state.current), ctx)
+            await self._run_step(state, book.step(state.current), port)
         state.status = "failed"
         state.messages.append(f"playbook {book.id} exceeded {MAX_STEPS_PER_ADVANCE} steps without pausing")
         return state
@@ -99,40 +100,41 @@ class PlaybookRunner:
     def _namespace(self, state: RunState, result: Any = None) -> dict[str, Any]:
         return {"scope": state.scope, "vars": state.vars, "slots": state.slots, "result": result}
 
-    def _run_step(self, state: RunState, step: Step, ctx: ToolContext) -> None:
+    async def _run_step(self, state: RunState, step: Step, port: ToolPort) -> None:
         ns = self._namespace(state)
         if step.message:
             text = render(step.message, ns)
             state.messages.append(text)
             state.history.append(StepRecord(step_id=step.id, kind="say", name=step.id, text=text))
         if step.tool:
-            self._run_tool(state, step, ctx)
+            await self._run_tool(state, step, port)
         elif step.customer_step:
             state.pending = CustomerRequest(kind="customer_step", id=step.customer_step,
                                             text=customer_step_text(step.customer_step), step_id=step.id)
             state.status = "waiting"
         elif step.ask:
-            state.pending = CustomerRequest(kind="ask", id=step.ask, text=render(step.question, ns), step_id=step.id)
+            state.pending = CustomerRequest(kind="ask", id=step.ask, text=render(step.question, ns), step_id=step.id,
+                                            expect=step.expect)
             state.status = "waiting"
         elif step.inform:
             state.informed.append(step.inform)
             state.history.append(StepRecord(step_id=step.id, kind="inform", name=step.inform))
             self._move_on(state, step, None)
         elif step.end:
-            self._end(state, step, ctx)
+            await self._end(state, step, port)
         elif step.continue_with:
             other = self.playbooks[step.continue_with]
             state.history.append(StepRecord(step_id=step.id, kind="continue_with", name=other.id))
             state.playbook_id, state.version, state.current = other.id, other.version, other.start
 
-    def _run_tool(self, state: RunState, step: Step, ctx: ToolContext) -> None:
+    async def _run_tool(self, state: RunState, step: Step, port: ToolPort) -> None:
         args = render(step.args, self._namespace(state))
         visits = sum(1 for r in state.history if r.step_id == step.id)
         # Stable per conversation, playbook step and visit: a retried turn never applies a write twice.
-        key = f"{ctx.conversation_id}/{state.playbook_id}/{step.id}/{visits}"
+        key = f"{port.conversation_id}/{state.playbook_id}/{step.id}/{visits}"
         record = StepRecord(step_id=step.id, kind="tool", name=step.tool, args=args)
         try:
-            result = call_tool(ctx, step.tool, args, idempotency_key=key)
+            result = await port.call(step.tool, args, idempotency_key=key)
         except TelcoError as err:
             record.error = err.to_dict()
             state.history.append(record)
@@ -170,7 +172,7 @@ class PlaybookRunner:
                 return
         state.current = step.next
 
-    def _end(self, state: RunState, step: Step, ctx: ToolContext) -> None:
+    async def _end(self, state: RunState, step: Step, port: ToolPort) -> None:
         state.history.append(StepRecord(step_id=step.id, kind="end", name=step.end or ""))
         state.current = None
         if step.end == "escalated":
@@ -182,8 +184,8 @@ class PlaybookRunner:
                 "summary": summarise(state),
                 "context": handoff_context(state),
             }
-            result = call_tool(ctx, "transfer_to_person", args,
-                               idempotency_key=f"{ctx.conversation_id}/{state.playbook_id}/handoff")
+            result = await port.call("transfer_to_person", args,
+                                     idempotency_key=f"{port.conversation_id}/{state.playbook_id}/handoff")
             state.handoff_id = result.get("handoff_id") or result.get("id")
             state.actions.append({"tool": "transfer_to_person", "args": args, "result": result})
         state.status = step.end or "failed"

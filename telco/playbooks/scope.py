@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from telco.errors import InvalidInput
-from telco.tools import ToolContext, call_tool
+from telco.tools.port import ToolPort
 
 
-def resolve_scope(ctx: ToolContext, customer_id: str, service: Literal["mobile", "broadband", "account"],
+async def resolve_scope(port: ToolPort, customer_id: str, service: Literal["mobile", "broadband", "account"],
                   service_id: str | None = None) -> dict[str, Any]:
-    details = call_tool(ctx, "get_customer_details", {"customer_id": customer_id})
+    details = await port.call("get_customer_details", {"customer_id": customer_id})
     scope: dict[str, Any] = {
         "customer_id": customer_id,
         "area_id": details["address"]["area_id"],

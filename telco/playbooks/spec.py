@@ -49,6 +49,8 @@ class Step(BaseModel):
     customer_step: str | None = None
     ask: str | None = None  # the name of the slot to fill, e.g. new_postcode
     question: str | None = None
+    # What kind of answer the question wants, so a free-text reply can be read into a typed value.
+    expect: Literal["text", "name", "date", "number", "amount", "postcode", "plan", "yes_no"] = "text"
     inform: str | None = None  # a notice id recorded in the outcome (what the customer was told)
     message: str | None = None  # template for the customer-facing sentence
     end: Literal["resolved", "escalated"] | None = None
@@ -82,6 +84,8 @@ class Playbook(BaseModel):
     description: str
     intents: list[str]
     service: Literal["mobile", "broadband", "account"]
+    # False only for flows that establish identity themselves; every other flow runs for a verified customer.
+    requires_identity: bool = True
     steps: list[Step]
 
     @property

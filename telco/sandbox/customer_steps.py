@@ -1,7 +1,7 @@
 """Customer steps: actions and checks only the customer can do, from data/customer_steps.yaml.
 
 A step changes state through the same recipe interpreter as faults (ops.py), then reports the observation
-the customer would read back, computed by observe.py.
+the customer would read back, computed by observe/.
 """
 from __future__ import annotations
 

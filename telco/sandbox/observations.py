@@ -1,4 +1,4 @@
-"""What diagnostics and customers can see: typed observations computed from state by telco/sandbox/observe.py.
+"""What diagnostics and customers can see: typed observations computed from state by telco/sandbox/observe/.
 
 These are read-only views. Nothing here is ever stored in the World; every field is derived from the state at
 the moment of observation, so changing the cause changes what is observed.

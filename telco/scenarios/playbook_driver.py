@@ -5,6 +5,7 @@ Intent detection from the customer's words is the agents' job and is exercised b
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telco.errors import TelcoError
@@ -12,7 +13,7 @@ from telco.intents import conflicting_pair, load_intents
 from telco.playbooks import load_playbooks
 from telco.playbooks.runner import PlaybookRunner, RunState
 from telco.playbooks.scope import resolve_scope
-from telco.tools import ToolContext, call_tool
+from telco.tools.port import LocalToolPort, ToolPort
 
 from .customer import ScriptedCustomer
 from .outcome import Exchange, Outcome
@@ -22,14 +23,14 @@ from .spec import Scenario
 MAX_EXCHANGES = 40
 
 
-def _drive(runner: PlaybookRunner, state: RunState, ctx: ToolContext, customer: ScriptedCustomer,
-           outcome: Outcome) -> RunState:
+async def _drive(runner: PlaybookRunner, state: RunState, port: ToolPort, customer: ScriptedCustomer,
+                 outcome: Outcome) -> RunState:
     for _ in range(MAX_EXCHANGES):
         if state.pending is None:
             break
         reply = customer.respond(state.pending, state.scope)
         outcome.turns += 1
-        state = runner.advance(state, ctx, answer=reply)
+        state = await runner.advance(state, port, answer=reply)
     outcome.transcript.extend(transcript_of(state))
     outcome.informed.extend(state.informed)
     outcome.writes.extend(a["tool"] for a in state.actions)
@@ -60,23 +61,23 @@ def _brief(value: Any) -> str:
     return str(value)
 
 
-def _handoff(ctx: ToolContext, outcome: Outcome, customer_id: str | None, reason: str, queue: str) -> None:
-    call_tool(ctx, "transfer_to_person",
+async def _handoff(port: ToolPort, outcome: Outcome, customer_id: str | None, reason: str, queue: str) -> None:
+    await port.call("transfer_to_person",
               {"customer_id": customer_id, "reason": reason, "queue": queue,
                "summary": f"{reason}. Customer said: {outcome.transcript[0].text}",
                "context": {"informed": outcome.informed, "writes": outcome.writes}},
-              idempotency_key=f"{ctx.conversation_id}/handoff/{reason}")
+                    idempotency_key=f"{port.conversation_id}/handoff/{reason}")
     outcome.writes.append("transfer_to_person")
     outcome.transcript.append(Exchange(who="system", text=f"Handing over to a person ({queue}): {reason}"))
 
 
-def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
-    ctx = ToolContext(sandbox=sandbox, conversation_id=f"scn-{scenario.id}")
+async def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
+    port = LocalToolPort(sandbox, conversation_id=f"scn-{scenario.id}")
     runner = PlaybookRunner(load_playbooks())
     customer = ScriptedCustomer(scenario, sandbox)
     outcome = Outcome(scenario_id=scenario.id, transcript=[Exchange(who="customer", text=scenario.message)])
 
-    identified = _drive(runner, runner.start("identify", ctx, scope={}), ctx, customer, outcome)
+    identified = await _drive(runner, await runner.start("identify", port, scope={}), port, customer, outcome)
     if identified.status != "resolved":
         return outcome
     customer_id = identified.vars["customer"]["customer_id"]
@@ -85,7 +86,7 @@ def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
     conflict = conflicting_pair(scenario.intents)
     if conflict:
         outcome.informed.append("conflicting_intents")
-        _handoff(ctx, outcome, customer_id, f"conflicting requests: {conflict[0]} and {conflict[1]}", "support")
+        await _handoff(port, outcome, customer_id, f"conflicting requests: {conflict[0]} and {conflict[1]}", "support")
         return outcome
 
     catalogue = load_intents()
@@ -93,12 +94,12 @@ def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
     for intent in scenario.intents:
         spec = catalogue[intent]
         if spec.playbook is None:
-            _handoff(ctx, outcome, customer_id, f"customer asked for {intent.replace('_', ' ')}",
+            await _handoff(port, outcome, customer_id, f"customer asked for {intent.replace('_', ' ')}",
                      spec.handoff_queue or "support")
             return outcome
         book = books[spec.playbook]
-        scope = resolve_scope(ctx, customer_id, book.service, scenario.service_id)
-        state = _drive(runner, runner.start(book.id, ctx, scope), ctx, customer, outcome)
+        scope = await resolve_scope(port, customer_id, book.service, scenario.service_id)
+        state = await _drive(runner, await runner.start(book.id, port, scope), port, customer, outcome)
         if state.status != "resolved":
             return outcome
     return outcome
@@ -110,7 +111,7 @@ def run_scenario_with_playbooks(scenario: Scenario):
     sandbox = build_sandbox(scenario)
     before = sandbox.world.model_copy(deep=True)
     try:
-        outcome = run_conversation(scenario, sandbox)
+        outcome = asyncio.run(run_conversation(scenario, sandbox))
     except TelcoError as err:
         outcome = Outcome(scenario_id=scenario.id, error=f"{err.code}: {err.message}")
     return judge(scenario, before, sandbox, outcome)

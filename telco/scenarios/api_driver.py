@@ -1,0 +1,122 @@
+"""Drives a scenario through the public HTTP API, the way a real client and customer would.
+
+The scripted customer reads each reply: when asked to do something on their device it performs the step through
+the sandbox admin endpoint (the device is simulated there) and sends back what it saw; when asked a question it
+answers in words from the scenario. The end state is then read from a world dump and judged by the same checks as
+the playbook runner.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from telco.models import World
+from telco.sandbox.state import Sandbox
+
+from .customer import ScriptedCustomer
+from .outcome import Exchange, Outcome
+from .report import ScenarioResult, judge
+from .spec import Scenario
+
+MAX_TURNS = 30
+
+
+def say(kind: str, value: Any) -> str:
+    """How a customer would phrase a typed answer."""
+    if value is None or value is False:
+        return {"plan": "No thanks, I'll keep my current plan.", "yes_no": "No, I wasn't.",
+                "amount": "Never mind, no credit needed."}.get(kind, "I don't know, sorry.")
+    if value is True:
+        return "Yes, I was."
+    if kind == "name":
+        return f"My name is {value}."
+    if kind == "date":
+        return f"It's {value}."
+    if kind == "number":
+        return f"{value} GB please."
+    if kind == "amount":
+        return f"${value} would be fair."
+    if kind == "plan":
+        return f"I'd like {value}."
+    return str(value)
+
+
+class ApiClient:
+    def __init__(self, base_url: str, operations_key: str, admin_key: str, timeout: float = 60.0) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.ops = {"Authorization": f"Bearer {operations_key}"}
+        self.admin = {"Authorization": f"Bearer {admin_key}"}
+
+    def _json(self, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:
+        resp = self.http.request(method, path, headers=headers, json=body)
+        if resp.status_code >= 400:
+            raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:300]}")
+        return resp.json()
+
+    def reset_world(self, scenario: Scenario) -> None:
+        spec = "demo" if scenario.world == "demo" else scenario.world.model_dump()
+        self._json("POST", "/v1/admin/sandbox/world", self.admin, {"world": spec})
+        for fault in scenario.faults:
+            self._json("POST", "/v1/admin/sandbox/faults", self.admin, {
+                "name": fault.name, "customer_id": fault.customer_id or scenario.customer_id,
+                "service_id": fault.service_id, "params": fault.params})
+
+    def world(self) -> World:
+        resp = self.http.get("/v1/admin/sandbox/world", headers=self.admin)
+        resp.raise_for_status()
+        return World.model_validate_json(resp.text)
+
+    def perform_step(self, step_id: str, customer_id: str | None, service_id: str | None) -> dict[str, Any]:
+        return self._json("POST", "/v1/admin/sandbox/customer-steps", self.admin,
+                          {"step_id": step_id, "customer_id": customer_id, "service_id": service_id})
+
+
+def run_scenario_over_api(scenario: Scenario, client: ApiClient) -> ScenarioResult:
+    client.reset_world(scenario)
+    before = client.world()
+    outcome = Outcome(scenario_id=scenario.id)
+    customer = ScriptedCustomer(scenario, Sandbox(before.model_copy(deep=True)))
+    try:
+        _converse(scenario, client, customer, outcome)
+    except RuntimeError as err:
+        outcome.error = str(err)
+    return judge(scenario, before, Sandbox(client.world()), outcome)
+
+
+def _converse(scenario: Scenario, client: ApiClient, customer: ScriptedCustomer, outcome: Outcome) -> None:
+    conv = client._json("POST", "/v1/conversations", client.ops, {"channel": "chat"})
+    path = f"/v1/conversations/{conv['conversation_id']}/messages"
+    body: dict[str, Any] = {"text": scenario.message}
+    for _ in range(MAX_TURNS):
+        outcome.transcript.append(Exchange(who="customer", text=body["text"], data=body.get("step_results")))
+        turn = client._json("POST", path, client.ops, body)
+        outcome.turns += 1
+        outcome.transcript.append(Exchange(who="system", text=turn["reply"], data={"status": turn["status"]}))
+        outcome.informed.extend(turn["informed"])
+        outcome.writes.extend(a["tool"] for a in turn["actions_taken"])
+        if turn["status"] in ("resolved", "handed_off"):
+            return
+        if turn["customer_steps"]:
+            step = turn["customer_steps"][0]
+            service = _service_for(scenario, customer, step["step_id"])
+            observation = client.perform_step(step["step_id"], scenario.customer_id, service)
+            outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))
+            body = {"text": "Done.", "step_results": [{"step_id": step["step_id"], "observation": observation}]}
+        elif turn["question"]:
+            q = turn["question"]
+            body = {"text": say(q["kind"], customer.answer(q["slot"]))}
+        else:
+            return  # nothing asked and nothing pending: the conversation is over from the customer's side
+
+
+def _service_for(scenario: Scenario, customer: ScriptedCustomer, step_id: str) -> str | None:
+    """Which device the customer acts on: the scenario's named service, else the step target's first service."""
+    target = customer._targets.get(step_id)
+    sid = scenario.service_id
+    world = customer.sandbox.world
+    if target == "router":
+        return sid if sid in world.broadband else None
+    if target == "phone":
+        return sid if sid in world.lines else None
+    return None
