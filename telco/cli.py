@@ -7,39 +7,6 @@ import sys
 from typing import Sequence
 
 
-def _print_result(result, verbose: bool) -> None:
-    mark = "PASS" if result.passed else "FAIL"
-    print(f"{mark} {result.scenario_id} [{result.family}]")
-    if verbose or not result.passed:
-        for c in result.checks:
-            print(f"    {'ok ' if c.ok else 'BAD'} {c.check}: {c.detail}")
-
-
-def cmd_scenarios_run(args: argparse.Namespace) -> int:
-    from telco.scenarios import load_scenarios
-    from telco.scenarios.report import summarise
-
-    scenarios = load_scenarios()
-    if args.only:
-        scenarios = [s for s in scenarios if s.id in set(args.only)]
-        if not scenarios:
-            print(f"no scenario with id in {args.only}", file=sys.stderr)
-            return 2
-    if args.runner == "playbook":
-        from telco.scenarios.playbook_driver import run_scenario_with_playbooks as run_one
-    else:
-        print(f"runner {args.runner!r} is not available yet", file=sys.stderr)
-        return 2
-    results = []
-    for scenario in scenarios:
-        result = run_one(scenario)
-        results.append(result)
-        _print_result(result, args.verbose)
-    summary = summarise(results, args.runner)
-    print(json.dumps(summary))
-    return 0
-
-
 def cmd_scenarios_list(args: argparse.Namespace) -> int:
     from telco.scenarios import load_scenarios
 
@@ -61,6 +28,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         who = {"customer": "Customer", "system": "Agent", "tool": "  tool", "customer_step": "Customer did"}[ex.who]
         print(f"{who:>12}: {ex.text}")
     print()
+    from telco.cli_scenarios import _print_result
+
     _print_result(result, verbose=True)
     print(json.dumps({"scenario": scenario.id, "passed": result.passed}))
     return 0 if result.passed else 1
@@ -87,16 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     scen = sub.add_parser("scenarios", help="list or run the scenario suite").add_subparsers(dest="action", required=True)
-    run = scen.add_parser("run", help="run scenarios and print a JSON summary as the last line")
-    run.add_argument("--runner", choices=["playbook"], default="playbook")
-    run.add_argument("--only", nargs="*", help="scenario ids to run")
-    run.add_argument("--verbose", "-v", action="store_true", help="print every check, not only failures")
-    run.set_defaults(func=cmd_scenarios_run)
+    from telco import cli_scenarios
+
+    cli_scenarios.add_commands(scen)
     scen.add_parser("list", help="list scenarios").set_defaults(func=cmd_scenarios_list)
 
     sub.add_parser("demo", help="run the first source scenario step by step").set_defaults(func=cmd_demo)
     sub.add_parser("faults", help="list the fault catalogue").set_defaults(func=cmd_faults)
     sub.add_parser("steps", help="list the customer-step catalogue").set_defaults(func=cmd_steps)
+
+    from telco import cli_chat, cli_cluster, cli_deploy  # the running system: up, down, chat, serve-config
+
+    cli_cluster.add_commands(sub)
+    cli_chat.add_commands(sub)
+    cli_deploy.add_commands(sub)
     return parser
 
 

@@ -16,6 +16,10 @@ class TelcoError(Exception):
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, **({"details": self.details} if self.details else {})}
 
+    def __reduce__(self):
+        # Errors cross Ray process boundaries pickled; subclasses take different constructor arguments.
+        return (_rebuild, (type(self), self.message, self.details, self.code))
+
 
 class InvalidInput(TelcoError):
     code = "invalid_input"
@@ -87,19 +91,9 @@ class RateLimited(TelcoError):
 def error_from_dict(data: dict[str, object]) -> TelcoError:
     """Rebuild a typed error that crossed a process boundary as data (see TelcoError.to_dict)."""
     code = str(data.get("code", "error"))
-    message = str(data.get("message", "unknown error"))
-    details = dict(data.get("details") or {})  # type: ignore[arg-type]
-    if code in ("policy_denied", "identity_not_verified"):
-        rule = str(details.pop("rule", "unknown"))
-        err: TelcoError = PolicyDenied(rule, message, **details)
-        err.code = code
-        return err
-    for cls in _all_subclasses(TelcoError):
-        if cls.code == code and cls not in (PolicyDenied, IdentityNotVerified):
-            return cls(message, **details)
-    err = TelcoError(message, **details)
-    err.code = code
-    return err
+    details = dict(data.get("details") or {})  # type: ignore[call-overload]
+    cls = next((c for c in [TelcoError, *_all_subclasses(TelcoError)] if c.code == code), TelcoError)
+    return _rebuild(cls, str(data.get("message", "unknown error")), details, code)
 
 
 def _all_subclasses(cls: type) -> list[type]:
@@ -108,3 +102,12 @@ def _all_subclasses(cls: type) -> list[type]:
         out.append(sub)
         out.extend(_all_subclasses(sub))
     return out
+
+
+def _rebuild(cls: type, message: str, details: dict[str, object], code: str) -> TelcoError:
+    err = cls.__new__(cls)
+    TelcoError.__init__(err, message, **details)
+    if "rule" in details:
+        err.rule = details["rule"]  # type: ignore[attr-defined]
+    err.code = code
+    return err

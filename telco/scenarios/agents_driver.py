@@ -1,13 +1,13 @@
-"""Drives a scenario through the public HTTP API, the way a real client and customer would.
+"""Drives a scenario through the agents, the way a real client and customer would: over the public HTTP API
+(HttpClient), or through the same agents composed in this process (LocalClient, fast, for development).
 
 The scripted customer reads each reply: when asked to do something on their device it performs the step through
-the sandbox admin endpoint (the device is simulated there) and sends back what it saw; when asked a question it
-answers in words from the scenario. The end state is then read from a world dump and judged by the same checks as
-the playbook runner.
+the sandbox (admin endpoint over HTTP) and sends back what it saw; when asked a question it answers in words from
+the scenario. The end state is then read from a world dump and judged by the same checks as the playbook runner.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -42,7 +42,15 @@ def say(kind: str, value: Any) -> str:
     return str(value)
 
 
-class ApiClient:
+class ScenarioClient(Protocol):
+    def reset_world(self, scenario: Scenario) -> None: ...
+    def world(self) -> World: ...
+    def perform_step(self, step_id: str, customer_id: str | None, service_id: str | None) -> dict[str, Any]: ...
+    def start(self) -> str: ...
+    def send(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class HttpClient:
     def __init__(self, base_url: str, operations_key: str, admin_key: str, timeout: float = 60.0) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=timeout)
         self.ops = {"Authorization": f"Bearer {operations_key}"}
@@ -55,12 +63,15 @@ class ApiClient:
         return resp.json()
 
     def reset_world(self, scenario: Scenario) -> None:
-        spec = "demo" if scenario.world == "demo" else scenario.world.model_dump()
-        self._json("POST", "/v1/admin/sandbox/world", self.admin, {"world": spec})
+        spec = {"fixture": "demo"} if scenario.world == "demo" else scenario.world.model_dump()
+        self._json("POST", "/v1/admin/sandbox/world", self.admin, spec)
         for fault in scenario.faults:
             self._json("POST", "/v1/admin/sandbox/faults", self.admin, {
                 "name": fault.name, "customer_id": fault.customer_id or scenario.customer_id,
                 "service_id": fault.service_id, "params": fault.params})
+
+    def close(self) -> None:
+        self.http.close()
 
     def world(self) -> World:
         resp = self.http.get("/v1/admin/sandbox/world", headers=self.admin)
@@ -71,26 +82,31 @@ class ApiClient:
         return self._json("POST", "/v1/admin/sandbox/customer-steps", self.admin,
                           {"step_id": step_id, "customer_id": customer_id, "service_id": service_id})
 
+    def start(self) -> str:
+        return self._json("POST", "/v1/conversations", self.ops, {"channel": "chat"})["conversation_id"]
 
-def run_scenario_over_api(scenario: Scenario, client: ApiClient) -> ScenarioResult:
+    def send(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", f"/v1/conversations/{conversation_id}/messages", self.ops, body)
+
+
+def run_scenario_with_agents(scenario: Scenario, client: ScenarioClient) -> ScenarioResult:
     client.reset_world(scenario)
     before = client.world()
     outcome = Outcome(scenario_id=scenario.id)
     customer = ScriptedCustomer(scenario, Sandbox(before.model_copy(deep=True)))
     try:
         _converse(scenario, client, customer, outcome)
-    except RuntimeError as err:
-        outcome.error = str(err)
+    except Exception as err:  # a failed request fails this scenario, with the reason, not the whole suite
+        outcome.error = f"{type(err).__name__}: {err}"
     return judge(scenario, before, Sandbox(client.world()), outcome)
 
 
-def _converse(scenario: Scenario, client: ApiClient, customer: ScriptedCustomer, outcome: Outcome) -> None:
-    conv = client._json("POST", "/v1/conversations", client.ops, {"channel": "chat"})
-    path = f"/v1/conversations/{conv['conversation_id']}/messages"
+def _converse(scenario: Scenario, client: ScenarioClient, customer: ScriptedCustomer, outcome: Outcome) -> None:
+    conversation_id = client.start()
     body: dict[str, Any] = {"text": scenario.message}
     for _ in range(MAX_TURNS):
         outcome.transcript.append(Exchange(who="customer", text=body["text"], data=body.get("step_results")))
-        turn = client._json("POST", path, client.ops, body)
+        turn = client.send(conversation_id, body)
         outcome.turns += 1
         outcome.transcript.append(Exchange(who="system", text=turn["reply"], data={"status": turn["status"]}))
         outcome.informed.extend(turn["informed"])
@@ -103,11 +119,21 @@ def _converse(scenario: Scenario, client: ApiClient, customer: ScriptedCustomer,
             observation = client.perform_step(step["step_id"], scenario.customer_id, service)
             outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))
             body = {"text": "Done.", "step_results": [{"step_id": step["step_id"], "observation": observation}]}
+        elif turn["question"] and turn["question"]["kind"] == "choice":
+            body = {"text": _what_i_meant(scenario, turn["question"]["options"])}
         elif turn["question"]:
             q = turn["question"]
             body = {"text": say(q["kind"], customer.answer(q["slot"]))}
         else:
             return  # nothing asked and nothing pending: the conversation is over from the customer's side
+
+
+def _what_i_meant(scenario: Scenario, options: list[str]) -> str:
+    """Asked to choose, the customer describes what they really want (their first concern)."""
+    from telco.intents import load_intents
+
+    wanted = next((i for i in scenario.intents if i in options), scenario.intents[0])
+    return f"I mean: {load_intents()[wanted].description.rstrip('.').lower()}."
 
 
 def _service_for(scenario: Scenario, customer: ScriptedCustomer, step_id: str) -> str | None:

@@ -1,0 +1,164 @@
+"""Serve deployments: each agent class wrapped as its own independently scaled deployment.
+
+Replicas, autoscaling and CPU shares come from serve/config.yaml, the same file `serve deploy` reads, so `telco up`
+(serve.run) and a production deploy run with one set of numbers. The wrappers only forward calls; every agent's
+behaviour lives in its own file.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ray import serve
+
+from actors.messages import (
+    EscalationFacts, IntentRequest, KnowledgeRequest, Principal, ReplyParts, SlotRequest, TechnicalRequest,
+)
+from serve.api import FeedbackIn, MessageIn, NewConversation
+
+def _one_torch_thread() -> None:
+    # Measured: with torch's default of one thread per core, a short text took ~1 s on a busy 2-core machine
+    # against ~16 ms with one thread. Replicas share the cores; each embeds small batches.
+    import torch
+
+    torch.set_num_threads(1)
+
+
+CONFIG_FILE = Path(__file__).resolve().parents[1] / "serve" / "config.yaml"
+_OPTION_KEYS = ("num_replicas", "autoscaling_config", "max_ongoing_requests", "ray_actor_options")
+
+
+@lru_cache(maxsize=1)
+def _config() -> dict[str, dict[str, Any]]:
+    app = yaml.safe_load(CONFIG_FILE.read_text())["applications"][0]
+    return {d["name"]: d for d in app["deployments"]}
+
+
+def options(name: str) -> dict[str, Any]:
+    """The deployment's settings from serve/config.yaml (only the keys Deployment.options accepts)."""
+    return {k: v for k, v in _config().get(name, {}).items() if k in _OPTION_KEYS}
+
+
+@serve.deployment(name="Intent")
+class IntentDeployment:
+    async def __init__(self) -> None:
+        from actors.intent import IntentAgent
+
+        _one_torch_thread()
+        self.agent = IntentAgent()
+        await self.agent.warm_up()  # load the model and the example index before the first customer
+
+    async def classify(self, req: IntentRequest):
+        return await self.agent.classify(req)
+
+    async def read_slot(self, req: SlotRequest):
+        return await self.agent.read_slot(req)
+
+
+@serve.deployment(name="Knowledge")
+class KnowledgeDeployment:
+    def __init__(self, memory_uri: str) -> None:
+        from actors.knowledge import KnowledgeAgent
+        from memory.embed import get_embedder
+        from memory.semantic import SemanticMemory
+        from memory.store import connect
+        from memory.writer import LocalWriter
+
+        _one_torch_thread()
+        store = connect(memory_uri)
+        # Reads only: the KB is loaded into memory by bootstrap through the single writer.
+        self.agent = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
+
+    async def answer(self, req: KnowledgeRequest):
+        return await self.agent.answer(req)
+
+
+@serve.deployment(name="Technical")
+class TechnicalDeployment:
+    def __init__(self, oss_bss: Any, memory_uri: str) -> None:
+        from actors.technical import TechnicalAgent, procedural_source
+
+        self.agent = TechnicalAgent(oss_bss, procedural_source(memory_uri))
+
+    async def step(self, req: TechnicalRequest):
+        return await self.agent.step(req)
+
+
+@serve.deployment(name="Dialogue")
+class DialogueDeployment:
+    def __init__(self) -> None:
+        from actors.dialogue import DialogueAgent
+
+        self.agent = DialogueAgent()
+
+    async def compose(self, parts: ReplyParts):
+        return await self.agent.compose(parts)
+
+
+@serve.deployment(name="Escalation")
+class EscalationDeployment:
+    def __init__(self) -> None:
+        from actors.escalation import EscalationAgent
+
+        self.agent = EscalationAgent()
+
+    async def decide(self, facts: EscalationFacts):
+        return await self.agent.decide(facts)
+
+
+@serve.deployment(name="OssBss")
+class OssBssDeployment:
+    def __init__(self, world: Any = "demo") -> None:
+        from actors.oss_bss import OssBss
+
+        self.service = OssBss(world)
+
+    async def call_tool(self, *args: Any):
+        return await self.service.call_tool(*args)
+
+    async def load_world(self, spec: Any):
+        return await self.service.load_world(spec)
+
+    async def dump_world(self):
+        return await self.service.dump_world()
+
+    async def inject_fault(self, name: str, customer_id: str, service_id: str | None = None, params: Any = None):
+        return await self.service.inject_fault(name, customer_id, service_id, params)
+
+    async def apply_customer_step(self, step_id: str, customer_id: str, service_id: str | None = None):
+        return await self.service.apply_customer_step(step_id, customer_id, service_id)
+
+    async def catalogue(self):
+        return await self.service.catalogue()
+
+    async def ping(self):
+        return await self.service.ping()
+
+
+@serve.deployment(name="Planner")
+class PlannerDeployment:
+    def __init__(self, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any, oss_bss: Any,
+                 memory_uri: str) -> None:
+        from actors.conversation_store import memory_backed
+        from actors.planner import Planner
+
+        store, episodes = memory_backed(memory_uri)
+        self.planner = Planner(intent=intent, technical=technical, knowledge=knowledge, dialogue=dialogue,
+                               escalation=escalation, oss_bss=oss_bss, store=store, episodes=episodes)
+
+    async def start_conversation(self, principal: Principal, body: NewConversation):
+        return await self.planner.start_conversation(principal, body)
+
+    async def handle_turn(self, principal: Principal, conversation_id: str, body: MessageIn):
+        return await self.planner.handle_turn(principal, conversation_id, body)
+
+    async def get_conversation(self, principal: Principal, conversation_id: str):
+        return await self.planner.get_conversation(principal, conversation_id)
+
+    async def feedback(self, principal: Principal, conversation_id: str, body: FeedbackIn):
+        return await self.planner.feedback(principal, conversation_id, body)
+
+    async def ping(self):
+        return "ok"

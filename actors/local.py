@@ -1,0 +1,74 @@
+"""The whole agent system composed in one process, without Ray: the same classes the Serve deployments wrap.
+
+For development and fast tests of conversation logic (`telco scenarios run --runner local`). The HTTP path over a
+real Ray cluster is `--runner api`; both must reach the same end states.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from actors.dialogue import DialogueAgent
+from actors.escalation import EscalationAgent
+from actors.intent import IntentAgent
+from actors.knowledge import KnowledgeAgent
+from actors.messages import Principal
+from actors.oss_bss import OssBss
+from actors.planner import Planner
+from actors.technical import TechnicalAgent, procedural_source
+from serve.api import MessageIn, NewConversation
+from telco.models import World
+from telco.sandbox.customer_steps import apply_customer_step
+from telco.sandbox.faults import inject_fault
+from telco.scenarios.spec import Scenario
+
+OPERATIONS = Principal(key_id="local-operations", role="operations")
+
+
+def compose(memory_uri: str, oss_bss: OssBss | None = None) -> tuple[Planner, OssBss]:
+    from actors.conversation_store import memory_backed
+    from memory.embed import get_embedder
+    from memory.semantic import SemanticMemory
+    from memory.store import connect
+    from memory.writer import LocalWriter
+
+    oss_bss = oss_bss or OssBss("demo")
+    store = connect(memory_uri)
+    knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
+    conversations, episodes = memory_backed(memory_uri)
+    planner = Planner(intent=IntentAgent(), technical=TechnicalAgent(oss_bss, procedural_source(memory_uri)),
+                      knowledge=knowledge,
+                      dialogue=DialogueAgent(), escalation=EscalationAgent(), oss_bss=oss_bss,
+                      store=conversations, episodes=episodes)
+    return planner, oss_bss
+
+
+class LocalClient:
+    """A ScenarioClient over the in-process system (see telco.scenarios.agents_driver)."""
+
+    def __init__(self, memory_uri: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.planner, self.oss_bss = compose(memory_uri)
+
+    def _run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def reset_world(self, scenario: Scenario) -> None:
+        spec = "demo" if scenario.world == "demo" else scenario.world.model_dump()
+        self._run(self.oss_bss.load_world(spec))
+        for fault in scenario.faults:
+            inject_fault(self.oss_bss.sandbox, fault.name, fault.customer_id or scenario.customer_id,
+                         fault.service_id, **fault.params)
+
+    def world(self) -> World:
+        return self.oss_bss.sandbox.world.model_copy(deep=True)
+
+    def perform_step(self, step_id: str, customer_id: str | None, service_id: str | None) -> dict[str, Any]:
+        return apply_customer_step(self.oss_bss.sandbox, step_id, customer_id, service_id)
+
+    def start(self) -> str:
+        return self._run(self.planner.start_conversation(OPERATIONS, NewConversation())).conversation_id
+
+    def send(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        out = self._run(self.planner.handle_turn(OPERATIONS, conversation_id, MessageIn.model_validate(body)))
+        return out.model_dump(mode="json")

@@ -1,0 +1,36 @@
+"""Calling another agent: retry when its replica died (Serve does not retry a call whose replica died).
+
+Only agent calls are retried here, and every agent call is safe to repeat: agents are stateless, and the
+technical agent's writes carry idempotency keys derived from the run it was given.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+MAX_ATTEMPTS = 4
+BACKOFF_S = 0.2
+
+
+def _replica_gone(exc: BaseException) -> bool:
+    try:
+        from ray import exceptions as rex
+    except ImportError:  # Ray is optional for plain-class use
+        return False
+    gone = tuple(t for t in (getattr(rex, n, None) for n in (
+        "ActorDiedError", "RayActorError", "ActorUnavailableError", "ActorUnschedulableError")) if t)
+    return isinstance(exc, gone)
+
+
+async def call_agent(method: Any, *args: Any) -> tuple[Any, int]:
+    """(result, attempts). `method` is a Serve handle method (has .remote) or a plain async method."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            if hasattr(method, "remote"):
+                return await method.remote(*args), attempt
+            return await method(*args), attempt
+        except Exception as exc:
+            if attempt == MAX_ATTEMPTS or not _replica_gone(exc):
+                raise
+            await asyncio.sleep(BACKOFF_S * attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,34 @@
+"""Loads what the system starts with into memory: the KB, the knowledge-graph seed, playbooks, intent examples.
+
+Idempotent: running it again upserts the same rows (and keeps a playbook version that is already active).
+Runs before the app serves traffic, so it writes in-process rather than through the writer actors.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def memory_bootstrap(settings: Any) -> str:
+    from memory.embed import get_embedder
+    from memory.graph import KnowledgeGraph
+    from memory.procedural import ProceduralMemory
+    from memory.semantic import SemanticMemory
+    from memory.store import connect
+    from memory.writer import LocalWriter
+    from telco.intents import load_intents
+
+    store = connect(settings.memory_uri)
+    writer = LocalWriter(store)
+    embedder = get_embedder()
+    graph = KnowledgeGraph(store, writer)
+    chunks = SemanticMemory(store, writer, embedder, graph).ingest()
+    facts = graph.load_seed()
+    playbooks = ProceduralMemory(store, writer).load_playbooks()
+    examples = [(spec.id, text) for spec in load_intents().values() for text in spec.examples]
+    vectors = embedder.embed([t for _, t in examples])
+    writer.upsert("intent_examples", [
+        {"example_id": f"seed:{intent}:{n}", "intent": intent, "text": text, "source": "catalogue",
+         "vector": v.tolist()}
+        for n, ((intent, text), v) in enumerate(zip(examples, vectors))])
+    return (f"{chunks} KB chunks, {facts} graph facts, {len(playbooks)} new playbook versions, "
+            f"{len(examples)} intent examples")

@@ -1,0 +1,409 @@
+"""The one place that knows where memory lives and what its tables look like.
+
+`connect(uri)` opens a local directory or an object-store URI (s3://...) the same way; each table has a pyarrow
+schema, a key column, the indexes it needs and a schema version with forward migrations. Readers everywhere go
+through a MemoryStore; writes go through memory.writer so that each table has a single committer.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Literal
+
+import lancedb
+import pyarrow as pa
+from lancedb.index import FTS, Bitmap, BTree, HnswSq
+
+from telco.errors import InvalidInput, NotFound
+
+DEFAULT_URI = "./var/memory"
+EMBED_DIM = 384
+# Below this many rows a flat scan is fast enough and an ANN index would be trained on too little data.
+VECTOR_INDEX_THRESHOLD = 20_000
+
+Ts = pa.timestamp("us", tz="UTC")
+Vec = pa.list_(pa.float32(), EMBED_DIM)
+Str = pa.string()
+StrList = pa.list_(pa.string())
+
+Migration = Callable[["lancedb.table.Table"], None]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Everything the store needs to create, migrate and index one table."""
+
+    name: str
+    schema: pa.Schema
+    key: str
+    group: str  # tables in one group share a single writer actor
+    version: int = 1
+    fts: tuple[str, ...] = ()
+    btree: tuple[str, ...] = ()
+    bitmap: tuple[str, ...] = ()
+    vector: str | None = None
+    # migrations[v] upgrades a table at version v-1 to version v.
+    migrations: dict[int, Migration] = field(default_factory=dict)
+
+
+def _schema(*fields: pa.Field) -> pa.Schema:
+    return pa.schema(list(fields))
+
+
+def _key(name: str) -> pa.Field:
+    return pa.field(name, Str, nullable=False)
+
+
+def add_missing_columns(table, target: pa.Schema) -> None:
+    """A forward migration for additive changes: new nullable columns appear filled with nulls."""
+    existing = set(table.schema.names)
+    missing = [f for f in target if f.name not in existing]
+    if missing:
+        table.add_columns([f.with_nullable(True) for f in missing])
+
+
+TURNS_SCHEMA_V2 = _schema(
+    _key("turn_id"),
+    pa.field("conversation_id", Str, nullable=False),
+    pa.field("seq", pa.int64(), nullable=False),
+    pa.field("customer_id", Str),
+    pa.field("role", Str, nullable=False),
+    pa.field("text", Str),
+    pa.field("intents", StrList),
+    pa.field("state_patch", Str),  # JSON: how this turn changed the working state
+    pa.field("trace", Str),  # JSON: what the system did for this turn (agent rows)
+    pa.field("created_at", Ts, nullable=False),
+)
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec(
+            name="turns",
+            group="conversations",
+            key="turn_id",
+            schema=TURNS_SCHEMA_V2,
+            btree=("turn_id", "conversation_id", "customer_id", "created_at"),
+            version=2,
+            # v2 adds the per-turn trace column.
+            migrations={2: lambda table: add_missing_columns(table, TURNS_SCHEMA_V2)},
+        ),
+        TableSpec(
+            name="episodes",
+            group="episodes",
+            key="episode_id",
+            schema=_schema(
+                _key("episode_id"),
+                pa.field("customer_id", Str, nullable=False),
+                pa.field("conversation_id", Str),
+                pa.field("channel", Str),
+                pa.field("issue_key", Str),
+                pa.field("summary", Str, nullable=False),
+                pa.field("intents", StrList),
+                pa.field("intent", Str),
+                pa.field("service_type", Str),
+                pa.field("steps", Str),  # JSON list of {name, kind, result}
+                pa.field("outcome", Str, nullable=False),
+                pa.field("resolution_minutes", pa.float64()),
+                pa.field("csat", pa.int32()),
+                pa.field("started_at", Ts, nullable=False),
+                pa.field("ended_at", Ts, nullable=False),
+                pa.field("vector", Vec),
+            ),
+            fts=("summary",),
+            btree=("episode_id", "customer_id", "issue_key", "started_at", "ended_at"),
+            bitmap=("intent", "outcome"),
+            vector="vector",
+        ),
+        TableSpec(
+            name="kb_chunks",
+            group="knowledge",
+            key="chunk_id",
+            schema=_schema(
+                _key("chunk_id"),
+                pa.field("section_id", Str, nullable=False),  # citation handle "<doc_id>#<slug>"
+                pa.field("doc_id", Str, nullable=False),
+                pa.field("doc_title", Str),
+                pa.field("heading", Str),
+                pa.field("kind", Str),
+                pa.field("services", StrList),
+                pa.field("text", Str, nullable=False),
+                pa.field("vector", Vec),
+            ),
+            fts=("text",),
+            btree=("chunk_id",),
+            bitmap=("doc_id",),
+            vector="vector",
+        ),
+        TableSpec(
+            name="kg_edges",
+            group="knowledge",
+            key="edge_id",
+            schema=_schema(
+                _key("edge_id"),
+                pa.field("src", Str, nullable=False),
+                pa.field("src_type", Str),
+                pa.field("relation", Str, nullable=False),
+                pa.field("dst", Str, nullable=False),
+                pa.field("dst_type", Str),
+                pa.field("valid_from", Ts, nullable=False),
+                pa.field("valid_to", Ts),  # null while the fact holds
+                pa.field("evidence_count", pa.int64()),
+                pa.field("sources", StrList),
+                pa.field("invalidated_by", Str),
+            ),
+            btree=("edge_id", "src", "dst", "valid_from"),
+            bitmap=("relation",),
+        ),
+        TableSpec(
+            name="intent_examples",
+            group="knowledge",
+            key="example_id",
+            schema=_schema(
+                _key("example_id"),
+                pa.field("intent", Str, nullable=False),
+                pa.field("text", Str, nullable=False),
+                pa.field("source", Str),
+                pa.field("vector", Vec),
+            ),
+            btree=("example_id",),
+            bitmap=("intent",),
+            vector="vector",
+        ),
+        TableSpec(
+            name="procedures",
+            group="procedural",
+            key="procedure_id",
+            schema=_schema(
+                _key("procedure_id"),  # "<name>@<version>"
+                pa.field("name", Str, nullable=False),
+                pa.field("version", pa.int64(), nullable=False),
+                pa.field("title", Str),
+                pa.field("intents", StrList),
+                pa.field("service_type", Str),
+                pa.field("status", Str, nullable=False),
+                pa.field("body", Str, nullable=False),  # the playbook as JSON
+                pa.field("created_at", Ts, nullable=False),
+                pa.field("activated_at", Ts),
+                pa.field("retired_at", Ts),
+                pa.field("note", Str),
+            ),
+            btree=("procedure_id",),
+            bitmap=("name", "status"),
+        ),
+        TableSpec(
+            name="procedure_runs",
+            group="procedural",
+            key="run_id",
+            schema=_schema(
+                _key("run_id"),
+                pa.field("procedure_id", Str, nullable=False),
+                pa.field("name", Str, nullable=False),
+                pa.field("version", pa.int64(), nullable=False),
+                pa.field("outcome", Str, nullable=False),
+                pa.field("turns", pa.int64()),
+                pa.field("step_outcomes", Str),  # JSON {step_id: "ok"|"failed"|...}
+                pa.field("at", Ts, nullable=False),
+            ),
+            btree=("run_id", "at"),
+            bitmap=("procedure_id", "outcome"),
+        ),
+        TableSpec(
+            name="prompts",
+            group="procedural",
+            key="prompt_id",
+            schema=_schema(
+                _key("prompt_id"),  # "<role>@<version>"
+                pa.field("role", Str, nullable=False),
+                pa.field("version", pa.int64(), nullable=False),
+                pa.field("text", Str, nullable=False),
+                pa.field("status", Str, nullable=False),
+                pa.field("metrics", Str),  # JSON {metric: value}
+                pa.field("note", Str),
+                pa.field("created_at", Ts, nullable=False),
+                pa.field("activated_at", Ts),
+                pa.field("retired_at", Ts),
+            ),
+            btree=("prompt_id",),
+            bitmap=("role", "status"),
+        ),
+    ]
+}
+
+VERSIONS_TABLE = "schema_versions"
+_VERSIONS_SCHEMA = _schema(_key("table_name"), pa.field("version", pa.int64(), nullable=False),
+                           pa.field("migrated_at", Ts, nullable=False))
+
+
+def spec(name: str) -> TableSpec:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise InvalidInput(f"unknown memory table {name!r}; known tables: {', '.join(sorted(TABLES))}") from None
+
+
+def groups() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for s in TABLES.values():
+        out.setdefault(s.group, []).append(s.name)
+    return out
+
+
+def memory_uri(uri: str | os.PathLike | None = None) -> str:
+    """Explicit argument, else TELCO_MEMORY_URI, else ./var/memory."""
+    chosen = str(uri) if uri is not None else os.environ.get("TELCO_MEMORY_URI", DEFAULT_URI)
+    if not chosen.strip():
+        raise InvalidInput("memory URI is empty: set TELCO_MEMORY_URI to a directory or an s3:// URI")
+    # Absolute, so that a writer actor started with another working directory opens the same store.
+    return chosen if "://" in chosen else os.path.abspath(chosen)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def sql_str(value: str) -> str:
+    """A SQL string literal; quotes are doubled so that a value can never end the literal early."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"expected a string for a filter value, got {type(value).__name__}")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise InvalidInput(f"timestamp {value!r} has no timezone; memory stores UTC instants")
+    return "timestamp " + sql_str(value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
+
+
+IndexKind = Literal["btree", "bitmap", "fts", "vector"]
+
+
+class MemoryStore:
+    """A connection to the memory database plus table lifecycle: create, migrate, index.
+
+    Reads see the latest committed version (read consistency interval 0 by default) because the writer lives in
+    another process; set TELCO_MEMORY_CONSISTENCY_S to trade freshness for fewer manifest checks on object stores.
+    """
+
+    def __init__(self, uri: str | os.PathLike | None = None, *, storage_options: dict[str, str] | None = None,
+                 vector_index_threshold: int = VECTOR_INDEX_THRESHOLD) -> None:
+        self.uri = memory_uri(uri)
+        if "://" not in self.uri:
+            os.makedirs(self.uri, exist_ok=True)
+        consistency = float(os.environ.get("TELCO_MEMORY_CONSISTENCY_S", "0"))
+        self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(seconds=consistency),
+                                  storage_options=storage_options)
+        self.vector_index_threshold = vector_index_threshold
+        self._tables: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def _existing(self) -> set[str]:
+        return set(self.db.list_tables().tables)
+
+    def table(self, name: str):
+        """The open table, created (with its indexes) and migrated to its current schema version on first use."""
+        s = spec(name)
+        with self._lock:
+            t = self._tables.get(name)
+            if t is None:
+                t = self._open_or_create(s)
+                self._tables[name] = t
+            return t
+
+    def ensure_all(self) -> None:
+        for name in TABLES:
+            self.table(name)
+
+    def _versions(self):
+        if VERSIONS_TABLE in self._existing():
+            return self.db.open_table(VERSIONS_TABLE)
+        return self.db.create_table(VERSIONS_TABLE, schema=_VERSIONS_SCHEMA, exist_ok=True)
+
+    def schema_version(self, name: str) -> int:
+        rows = self._versions().search().where(f"table_name = {sql_str(name)}").limit(1).to_list()
+        if not rows:
+            raise NotFound(f"table {name!r} has no recorded schema version")
+        return int(rows[0]["version"])
+
+    def _set_version(self, name: str, version: int) -> None:
+        row = {"table_name": name, "version": version, "migrated_at": now_utc()}
+        (self._versions().merge_insert("table_name").when_matched_update_all().when_not_matched_insert_all()
+         .execute(pa.Table.from_pylist([row], schema=_VERSIONS_SCHEMA)))
+
+    def _open_or_create(self, s: TableSpec):
+        if s.name in self._existing():
+            t = self.db.open_table(s.name)
+            self._migrate(t, s)
+            return t
+        # exist_ok: another process may create the same table between the check and here.
+        t = self.db.create_table(s.name, schema=s.schema, exist_ok=True)
+        self._create_scalar_indexes(t, s)
+        self._set_version(s.name, s.version)
+        return t
+
+    def _migrate(self, t, s: TableSpec) -> None:
+        try:
+            current = self.schema_version(s.name)
+        except NotFound:
+            current = 1  # tables created before versions were recorded start at 1
+        if current > s.version:
+            raise InvalidInput(f"table {s.name!r} is at schema version {current}, newer than this code "
+                               f"({s.version}); upgrade the code rather than writing with an old schema")
+        for v in range(current + 1, s.version + 1):
+            step = s.migrations.get(v, lambda table: add_missing_columns(table, s.schema))
+            step(t)
+            self._set_version(s.name, v)
+
+    # -- indexes ---------------------------------------------------------------------------------------------
+    def _index_names(self, t) -> set[str]:
+        return {i.name for i in t.list_indices()}
+
+    def _create_scalar_indexes(self, t, s: TableSpec) -> None:
+        # Scalar and FTS indexes can be built on an empty table and are updated incrementally by optimize().
+        have = self._index_names(t)
+        for col in s.btree:
+            if f"{col}_idx" not in have:
+                t.create_index(col, config=BTree(), replace=True)
+        for col in s.bitmap:
+            if f"{col}_idx" not in have:
+                t.create_index(col, config=Bitmap(), replace=True)
+        for col in s.fts:
+            if f"{col}_idx" not in have:
+                t.create_index(col, config=FTS(with_position=False), replace=True)
+
+    def ensure_indexes(self, name: str, *, force_vector: bool = False,
+                       vector_config: object | None = None) -> list[str]:
+        """Create any missing index; the vector index only once the table passes the size threshold.
+
+        Returns the names of indexes created. Unindexed rows added later stay searchable (flat scan of the tail)
+        until the writer's scheduled optimize folds them into the index.
+        """
+        s = spec(name)
+        t = self.table(name)
+        before = self._index_names(t)
+        self._create_scalar_indexes(t, s)
+        if s.vector and f"{s.vector}_idx" not in self._index_names(t):
+            rows = t.count_rows()
+            if rows >= self.vector_index_threshold or (force_vector and rows >= 256):
+                t.create_index(s.vector, config=vector_config or default_vector_index(rows))
+        return sorted(self._index_names(t) - before)
+
+    def has_vector_index(self, name: str) -> bool:
+        s = spec(name)
+        return bool(s.vector) and f"{s.vector}_idx" in self._index_names(self.table(name))
+
+
+def default_vector_index(rows: int):
+    """HNSW over IVF partitions with 8-bit scalar quantisation: high recall at a few ms on CPU.
+
+    Partitions of a few thousand rows keep each HNSW graph small enough to build quickly on two cores.
+    """
+    return HnswSq(distance_type="cosine", num_partitions=max(1, rows // 8192))
+
+
+def connect(uri: str | os.PathLike | None = None, **kwargs) -> MemoryStore:
+    """Open memory at `uri` (a directory or s3:// URI; default TELCO_MEMORY_URI or ./var/memory)."""
+    return MemoryStore(uri, **kwargs)

@@ -1,0 +1,180 @@
+"""The HTTP entry point: FastAPI routes served by the `Ingress` Serve deployment.
+
+The ingress owns the edge only: who is calling (API key -> Principal), how much (body size, message length, rate
+per key), and turning every failure into an ErrorOut with the right status. Conversations are the planner's
+business and the sandbox is the OSS/BSS deployment's; both are reached through DeploymentHandles given to the
+constructor. `create_app` builds the same app around any objects with that interface, which is how the routes
+are tested without a cluster. Every check here runs before a backend is called, so a refused request leaves no
+turn and no state behind.
+"""
+# No `from __future__ import annotations`: FastAPI must see the route annotations (local aliases included) as
+# real objects when the routes are declared inside create_app.
+import asyncio
+import time
+from typing import Annotated, Any, Awaitable, Callable
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Request, Security
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import APIKeyHeader, HTTPBearer
+from ray import serve
+
+from actors.messages import Principal
+from serve import sse
+from serve.api import (
+    ConversationCreated, ConversationOut, CustomerStepIn, ErrorOut, FaultIn, FeedbackIn, HealthOut, LoadWorldIn,
+    MessageIn, NewConversation, ReadyOut, TurnOut,
+)
+from serve.auth import KeyRing, RateLimiter, require_admin
+from serve.errors import as_telco_error, install_error_handlers
+from serve.limits import BodySizeLimit
+from serve.probes import call_check, memory_check, readiness
+from telco.config import Settings, get_settings
+from telco.errors import InvalidInput
+
+API_VERSION = "0.1.0"
+ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="id from POST /v1/conversations")]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "missing or unknown API key"},
+    403: {"model": ErrorOut, "description": "the key may not do this"},
+    413: {"model": ErrorOut, "description": "request body over the size limit"},
+    422: {"model": ErrorOut, "description": "invalid request: the field and the problem"},
+    429: {"model": ErrorOut, "description": "rate limit exceeded; see Retry-After"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "unknown conversation"}}
+_STREAM_DOC = {
+    200: {"description": "the turn; with `Accept: text/event-stream`, server-sent events `meta`, `delta`... "
+                         "and `done` (whose data is this TurnOut)",
+          "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
+}
+
+
+async def _remote(call: Awaitable[Any]) -> Any:
+    """Await a handle call; whatever it raises leaves as the TelcoError that carries the HTTP status."""
+    try:
+        return await call
+    except Exception as exc:
+        raise as_telco_error(exc) from None
+
+
+def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
+               clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    settings = settings or get_settings()
+    keyring = KeyRing.from_settings(settings)
+    limiter = RateLimiter(keyring.rates, clock=clock)
+    max_chars = settings.limits.max_message_chars
+
+    app = FastAPI(
+        title="telco-agents", version=API_VERSION,
+        description="Customer service for mobile and home broadband. Authenticate with an API key "
+                    "(`Authorization: Bearer <key>` or `X-API-Key`). Every reply says which mode produced it.",
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    install_error_handlers(app)
+
+    # Declared so /docs offers an Authorize button; the key itself is read from the raw headers by the KeyRing.
+    bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+    header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
+
+    async def caller(request: Request, _b: Any = Security(bearer), _k: Any = Security(header_key)) -> Principal:
+        principal = keyring.authenticate(request.headers)
+        limiter.check(principal.key_id)
+        return principal
+
+    async def admin(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+        return require_admin(principal)
+
+    Caller = Annotated[Principal, Depends(caller)]
+
+    # ---- probes (no key: load balancers and `telco up` call them) -----------------------------------------
+    @app.get("/healthz", response_model=HealthOut, tags=["probes"], summary="the process is up")
+    async def healthz() -> HealthOut:
+        return HealthOut()
+
+    @app.get("/readyz", response_model=ReadyOut, tags=["probes"], summary="planner, OSS/BSS and memory reachable",
+             responses={503: {"model": ReadyOut, "description": "not ready: each check says what is wrong"}})
+    async def readyz() -> Any:
+        checks = await readiness({
+            "planner": lambda: call_check("planner", lambda: planner.ping.remote()),
+            "oss_bss": lambda: call_check("oss_bss", lambda: oss_bss.ping.remote()),
+            "memory": lambda: asyncio.to_thread(memory_check, settings.memory_uri),
+        })
+        ready = all(v == "ok" for v in checks.values())
+        body = ReadyOut(status="ready" if ready else "not_ready", checks=checks)
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
+
+    # ---- conversations ------------------------------------------------------------------------------------
+    @app.post("/v1/conversations", response_model=ConversationCreated, status_code=201, tags=["conversations"],
+              summary="start a conversation", responses=_ERRORS)
+    async def start_conversation(principal: Caller, body: NewConversation = Body(default_factory=NewConversation)
+                                 ) -> ConversationCreated:
+        return await _remote(planner.start_conversation.remote(principal, body))
+
+    @app.post("/v1/conversations/{conversation_id}/messages", response_model=TurnOut, tags=["conversations"],
+              summary="send the customer's message (and step results); JSON or server-sent events",
+              responses={**_ERRORS, **_NOT_FOUND, **_STREAM_DOC})
+    async def post_message(principal: Caller, conversation_id: ConversationId, body: MessageIn,
+                           request: Request) -> Any:
+        if len(body.text) > max_chars:
+            raise InvalidInput(f"invalid request: text: the message is {len(body.text)} characters; "
+                               f"the limit is {max_chars}",
+                               errors=[{"location": "body", "field": "text",
+                                        "problem": f"at most {max_chars} characters"}])
+        turn: TurnOut = await _remote(planner.handle_turn.remote(principal, conversation_id, body))
+        if sse.wants_stream(request.headers.get("accept")):
+            return StreamingResponse(sse.turn_events(turn), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+        return turn
+
+    @app.get("/v1/conversations/{conversation_id}", response_model=ConversationOut, tags=["conversations"],
+             summary="the transcript, with each turn's trace", responses={**_ERRORS, **_NOT_FOUND})
+    async def get_conversation(principal: Caller, conversation_id: ConversationId) -> ConversationOut:
+        return await _remote(planner.get_conversation.remote(principal, conversation_id))
+
+    @app.post("/v1/conversations/{conversation_id}/feedback", tags=["conversations"],
+              summary="the customer's rating of the conversation", responses={**_ERRORS, **_NOT_FOUND})
+    async def feedback(principal: Caller, conversation_id: ConversationId, body: FeedbackIn) -> dict[str, Any]:
+        return await _remote(planner.feedback.remote(principal, conversation_id, body))
+
+    # ---- sandbox administration ---------------------------------------------------------------------------
+    sandbox = APIRouter(prefix="/v1/admin/sandbox", tags=["sandbox (admin)"], responses=_ERRORS,
+                        dependencies=[Depends(admin)])
+
+    @sandbox.post("/world", summary="load the demo fixture or a generated world {seed, customers}")
+    async def load_world(body: LoadWorldIn) -> dict[str, Any]:
+        return await _remote(oss_bss.load_world.remote(body.spec()))
+
+    @sandbox.get("/world", summary="the whole world as JSON",
+                 responses={200: {"content": {"application/json": {}}}})
+    async def dump_world() -> Response:
+        text: str = await _remote(oss_bss.dump_world.remote())
+        return Response(content=text, media_type="application/json")
+
+    @sandbox.post("/faults", summary="inject a fault from the catalogue")
+    async def inject_fault(body: FaultIn) -> dict[str, Any]:
+        return await _remote(oss_bss.inject_fault.remote(body.name, body.customer_id, body.service_id, body.params))
+
+    @sandbox.post("/customer-steps", summary="do a customer step on the device and return what the customer sees")
+    async def customer_step(body: CustomerStepIn) -> dict[str, Any]:
+        return await _remote(oss_bss.apply_customer_step.remote(body.step_id, body.customer_id, body.service_id))
+
+    @sandbox.get("/faults", summary="the fault catalogue")
+    async def fault_catalogue() -> list[dict[str, Any]]:
+        return (await _remote(oss_bss.catalogue.remote()))["faults"]
+
+    @sandbox.get("/customer-steps", summary="the customer-step catalogue")
+    async def step_catalogue() -> list[dict[str, Any]]:
+        return (await _remote(oss_bss.catalogue.remote()))["customer_steps"]
+
+    app.include_router(sandbox)
+    return app
+
+
+@serve.deployment(name="Ingress", max_ongoing_requests=128, ray_actor_options={"num_cpus": 0.2})
+@serve.ingress()
+class Ingress:
+    """Serve deployment around create_app; `planner` and `oss_bss` are DeploymentHandles (bound by serve/app.py)."""
+
+    def __init__(self, planner: Any, oss_bss: Any, settings: Settings | None = None) -> None:
+        self._app = create_app(planner, oss_bss, settings)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return self._app

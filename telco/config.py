@@ -1,0 +1,213 @@
+"""Settings for every process of the system, read once from the environment (prefix TELCO_) and an optional .env.
+
+Nested groups use a double underscore: TELCO_LIMITS__RATE_PER_MINUTE=1200, TELCO_SERVE__PORT=8001.
+API keys come from TELCO_API_KEYS (a JSON list) and/or TELCO_API_KEYS_FILE (a JSON or YAML list). When neither
+names a key, a development deployment falls back to the well-known DEV_API_KEYS below, so `telco up` works on a
+fresh clone; a production deployment (TELCO_ENV=production) refuses to start without real keys and rejects the
+dev keys outright, because they are printed in the README and by `telco up`.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from telco.errors import InvalidInput
+
+# The API schema's own cap on a message (serve.api.MAX_MESSAGE_CHARS; a test keeps the two equal). Settings may
+# only lower it: telco is the domain kernel and does not import the HTTP layer.
+MAX_MESSAGE_CHARS = 4000
+_GROUPS = ("limits", "serve", "anthropic")
+
+Role = Literal["customer", "operations", "admin"]
+Environment = Literal["development", "test", "production"]
+MIN_PRODUCTION_KEY_CHARS = 24
+
+
+class ApiKey(BaseModel):
+    """One caller of the HTTP API. `name` is what logs, traces and rate limits see; the key itself never leaves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: SecretStr
+    role: Role
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    customer_id: str | None = Field(default=None, pattern=r"^C\d{4,9}$")
+    # Overrides limits.rate_per_minute for this key (a load generator or a partner channel may need more).
+    rate_per_minute: int | None = Field(default=None, ge=1)
+
+    @field_validator("key")
+    @classmethod
+    def _key_shape(cls, v: SecretStr) -> SecretStr:
+        raw = v.get_secret_value()
+        if len(raw) < 8:
+            raise ValueError("an API key must be at least 8 characters")
+        if raw != raw.strip() or any(c.isspace() for c in raw):
+            raise ValueError("an API key must not contain whitespace")
+        return v
+
+    @model_validator(mode="after")
+    def _customer_binding(self) -> "ApiKey":
+        # A customer key without a customer would see nobody's data or, worse, be mistaken for a staff key.
+        if self.role == "customer" and not self.customer_id:
+            raise ValueError(f"API key {self.name!r}: a customer key needs customer_id")
+        if self.role != "customer" and self.customer_id:
+            raise ValueError(f"API key {self.name!r}: only customer keys are bound to a customer_id")
+        return self
+
+
+# Documented in README.md and printed by `telco up`; never accepted when TELCO_ENV=production.
+DEV_API_KEYS: tuple[ApiKey, ...] = (
+    ApiKey(key=SecretStr("dev-admin-key"), role="admin", name="dev-admin"),
+    ApiKey(key=SecretStr("dev-operations-key"), role="operations", name="dev-operations"),
+    ApiKey(key=SecretStr("dev-customer-c1001-key"), role="customer", customer_id="C1001", name="dev-customer-c1001"),
+)
+_DEV_KEY_VALUES = frozenset(k.key.get_secret_value() for k in DEV_API_KEYS)
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_message_chars: int = Field(default=MAX_MESSAGE_CHARS, ge=1, le=MAX_MESSAGE_CHARS)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    rate_per_minute: int = Field(default=600, ge=1)
+
+
+class ServeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+class AnthropicSettings(BaseModel):
+    """Placeholders for the LLM mode (a later issue). No key means every agent runs its offline brain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    model: str = "claude-sonnet-4-5"
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TELCO_", env_file=".env", env_file_encoding="utf-8",
+                                      env_nested_delimiter="__", extra="ignore")
+
+    env: Environment = "development"
+    memory_uri: str = Field(default="./var/memory", min_length=1)
+    api_keys: list[ApiKey] = []
+    api_keys_file: Path | None = None
+    limits: Limits = Limits()
+    serve: ServeSettings = ServeSettings()
+    anthropic: AnthropicSettings = AnthropicSettings()
+
+    @model_validator(mode="after")
+    def _resolve_keys(self) -> "Settings":
+        keys = list(self.api_keys)
+        if self.api_keys_file is not None:
+            keys += _read_keys_file(self.api_keys_file)
+        if not keys:
+            if self.env == "production":
+                raise ValueError("no API keys configured: set TELCO_API_KEYS (a JSON list) or TELCO_API_KEYS_FILE; "
+                                 "the development keys are never used in production")
+            keys = list(DEV_API_KEYS)
+        _check_unique(keys)
+        if self.env == "production":
+            _check_production_keys(keys)
+        self.api_keys = keys
+        return self
+
+    @property
+    def mode(self) -> Literal["offline", "llm"]:
+        return "offline" if self.anthropic.api_key is None else "llm"
+
+    @property
+    def using_dev_keys(self) -> bool:
+        return any(k.key.get_secret_value() in _DEV_KEY_VALUES for k in self.api_keys)
+
+    def rate_for(self, key: ApiKey) -> int:
+        return key.rate_per_minute or self.limits.rate_per_minute
+
+
+def _read_keys_file(path: Path) -> list[ApiKey]:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ValueError(f"TELCO_API_KEYS_FILE {path}: cannot be read ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"TELCO_API_KEYS_FILE {path}: not valid JSON or YAML ({err})") from None
+    if not isinstance(data, list):
+        raise ValueError(f"TELCO_API_KEYS_FILE {path}: expected a list of {{key, role, name, customer_id?}}")
+    out = []
+    for i, item in enumerate(data):
+        try:
+            out.append(ApiKey.model_validate(item))
+        except ValidationError as err:
+            raise ValueError(f"TELCO_API_KEYS_FILE {path}, entry {i}: {_problems(err)}") from None
+    return out
+
+
+def _check_unique(keys: list[ApiKey]) -> None:
+    names = [k.name for k in keys]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"API key names must be unique; repeated: {', '.join(dupes)}")
+    values = [k.key.get_secret_value() for k in keys]
+    if len(set(values)) != len(values):
+        raise ValueError("the same API key value is configured twice (under different names)")
+
+
+def _check_production_keys(keys: list[ApiKey]) -> None:
+    for k in keys:
+        raw = k.key.get_secret_value()
+        if raw in _DEV_KEY_VALUES:
+            raise ValueError(f"API key {k.name!r} is a published development key; it is refused in production")
+        if len(raw) < MIN_PRODUCTION_KEY_CHARS:
+            raise ValueError(f"API key {k.name!r} is too short for production "
+                             f"({len(raw)} characters; at least {MIN_PRODUCTION_KEY_CHARS})")
+
+
+def _msg(e: dict) -> str:
+    return str(e["msg"]).removeprefix("Value error, ")
+
+
+def _problems(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {_msg(e)}" for e in err.errors())
+
+
+def _variable(loc: list[str]) -> str:
+    if loc[0] in _GROUPS and len(loc) > 1:
+        return f"TELCO_{loc[0].upper()}__{loc[1].upper()}"
+    return f"TELCO_{loc[0].upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings now (no cache); a bad value raises InvalidInput naming the TELCO_ variable and the problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        parts = []
+        for e in err.errors():
+            loc = [str(p) for p in e["loc"]]
+            parts.append(f"{_variable(loc)} ({'.'.join(loc)}): {_msg(e)}" if loc else _msg(e))
+        raise InvalidInput("invalid settings: " + "; ".join(parts)) from None
+    except SettingsError as err:
+        hint = " (TELCO_API_KEYS must be a JSON list of {key, role, name, customer_id?})" if "api_keys" in str(err) else ""
+        raise InvalidInput(f"invalid settings: {err}{hint}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use. Tests change the environment and call get_settings.cache_clear()."""
+    return load_settings()

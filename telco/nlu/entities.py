@@ -1,0 +1,82 @@
+"""Entities in a customer message: phone numbers, customer ids, money, data amounts, dates, postcodes, plans, names.
+
+Each reader keeps to what it can read without doubt; anything unclear is left out rather than guessed, because
+a wrong account number or amount does more harm than asking.
+"""
+from __future__ import annotations
+
+import re
+
+from actors.messages import Entities
+from telco.models.common import normalise_phone
+
+from .dates import iso_dates
+from .lexicon import Lexicon
+from .names import names_in
+from .numbers import Quantity, money_string, quantities
+from .plans import PlanCatalogue
+
+# International numbers only (E.164 needs the country code): "+1 555 010 0001", "0044 20 7946 0000".
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00)\d[\d\s\-().]{6,22}\d(?!\w)")
+_CUSTOMER_ID = re.compile(r"(?<![\w-])[Cc]\d{4,7}(?![\w-])")
+# Outward code (area letters, district digits) and inward code (digit, two letters): "NG1 7QP", "hv7 2ab".
+POSTCODE = re.compile(r"(?<![\w-])([A-Za-z]{1,2}\d{1,2}[A-Za-z]?)\s*(\d[A-Za-z]{2})(?![\w-])")
+
+
+def phones_in(text: str) -> list[tuple[str, int, int]]:
+    out = []
+    for m in _PHONE.finditer(text):
+        raw = m.group(0)
+        candidate = "+" + raw[2:] if raw.startswith("00") else raw
+        try:
+            out.append((normalise_phone(candidate), m.start(), m.end()))
+        except ValueError:
+            continue  # too short or too long for E.164: not a phone number we can use
+    return out
+
+
+def postcodes_in(text: str) -> list[str]:
+    out: list[str] = []
+    for m in POSTCODE.finditer(text):
+        code = f"{m.group(1).upper()} {m.group(2).upper()}"
+        if code not in out:
+            out.append(code)
+    return out
+
+
+def _outside(q: Quantity, spans: list[tuple[int, int]]) -> bool:
+    return not any(q.start < e and s < q.end for s, e in spans)
+
+
+def extract_entities(text: str, lex: Lexicon, plans: PlanCatalogue) -> Entities:
+    phones = phones_in(text)
+    plan_hits = plans.find(text)
+    # Digits that belong to a phone number or a plan name ("Plus 5G 40 GB") are not amounts of anything.
+    masked = [(s, e) for _, s, e in phones] + [(s, e) for _, s, e in plan_hits]
+    amounts: list[str] = []
+    gigabytes: list[float] = []
+    for q in quantities(text, lex):
+        if not _outside(q, masked):
+            continue
+        if q.unit == "money" or (q.unit is None and q.decimals == 2 and not q.spelled):
+            value = money_string(q.value)
+            if q.value > 0 and value not in amounts:
+                amounts.append(value)
+        elif q.unit == "gb" and q.value > 0:
+            gb = float(q.value)
+            if gb not in gigabytes:
+                gigabytes.append(gb)
+    plan_ids: list[str] = []
+    for pid, _, _ in plan_hits:
+        if pid not in plan_ids:
+            plan_ids.append(pid)
+    return Entities(
+        phones=list(dict.fromkeys(p for p, _, _ in phones)),
+        customer_ids=list(dict.fromkeys(m.group(0).upper() for m in _CUSTOMER_ID.finditer(text))),
+        amounts=amounts,
+        gigabytes=gigabytes,
+        dates=iso_dates(text, lex),
+        postcodes=postcodes_in(text),
+        plan_ids=plan_ids,
+        names=names_in(text, lex),
+    )
