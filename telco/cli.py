@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     scen.add_parser("list", help="list scenarios").set_defaults(func=cmd_scenarios_list)
 
     sub.add_parser("demo", help="run the first source scenario step by step").set_defaults(func=cmd_demo)
+    ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="what", required=True)
+    retrieval = ev.add_parser("retrieval", help="KB recall@5: vector, full text, hybrid (JSON summary last)")
+    retrieval.add_argument("rest", nargs=argparse.REMAINDER)
+    retrieval.set_defaults(func=lambda a: __import__("memory.eval_retrieval", fromlist=["main"]).main(a.rest))
     sub.add_parser("faults", help="list the fault catalogue").set_defaults(func=cmd_faults)
     sub.add_parser("steps", help="list the customer-step catalogue").set_defaults(func=cmd_steps)
 
