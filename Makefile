@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run bench clean
+.PHONY: venv test run down bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,8 +15,15 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Starts Ray and the app (left running: `telco down` stops them), plays the dropping-internet scenario over HTTP
+# turn by turn, then prints the URLs of the API docs and the Ray dashboard.
 run: $(STAMP)
-	$(VENV)/bin/telco demo
+	$(VENV)/bin/telco up
+	$(VENV)/bin/telco scenarios run --runner api --only bb-drops-overheating-wfh --verbose
+	$(VENV)/bin/telco status
+
+down:
+	$(VENV)/bin/telco down
 
 bench: $(STAMP)
 	$(PY) bench/generator.py --customers 100000

@@ -173,7 +173,7 @@ class _Draft:
         if kind == "knowledge":
             if not self.quotes:
                 return False
-            self.quotes.pop()  # least relevant last: the knowledge agent orders its quotes
+            self.quotes.pop()  # quotes come best section first, so the last is from the least relevant one
             if not self.quotes:
                 self.note = None
             return True
@@ -210,7 +210,8 @@ class DialogueAgent:
             try:
                 parts = ReplyParts.model_validate(parts)
             except ValidationError as exc:
-                raise InvalidInput(f"bad reply parts: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+                first = exc.errors()[0]
+                raise InvalidInput(f"bad reply parts: {first['loc']}: {first['msg']}") from exc
         draft = self._draft(parts)
         t = self.templates
         text, cited = draft.render(t.knowledge.quote)
@@ -256,7 +257,8 @@ class DialogueAgent:
     def _intent(self, intent: str) -> IntentWords:
         words = self.templates.intents.get(intent)
         if words is None:
-            raise InvalidInput(f"no reply templates for intent {intent!r}; known: {', '.join(sorted(self.templates.intents))}")
+            known = ", ".join(sorted(self.templates.intents))
+            raise InvalidInput(f"no reply templates for intent {intent!r}; known: {known}")
         return words
 
     def _mood(self, parts: ReplyParts) -> str | None:

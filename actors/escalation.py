@@ -48,6 +48,10 @@ class RepeatParams(_Params):
     min_repeats: int = Field(ge=1)
 
 
+class AnswersParams(_Params):
+    min_answers: int = Field(ge=1)
+
+
 class FrustrationParams(_Params):
     min_frustration: float = Field(ge=0, le=1)
 
@@ -92,6 +96,11 @@ def _repeated_failed_fix(f: EscalationFacts, p: RepeatParams) -> Found | None:
     return {"repeats": f.failed_fix_repeats} if f.failed_fix_repeats >= p.min_repeats else None
 
 
+def _unreadable_answers(f: EscalationFacts, p: AnswersParams) -> Found | None:
+    # Re-asking a third time rarely goes better than the second; a person can read what the customer means.
+    return {"answers": f.unreadable_answers} if f.unreadable_answers >= p.min_answers else None
+
+
 def _frustrated_repeat_contact(f: EscalationFacts, p: FrustrationParams) -> Found | None:
     # Frustration alone is handled by a softer reply; coming back about the same issue AND being upset is
     # what tells us the automated path has already failed this customer once.
@@ -121,6 +130,7 @@ CHECKS: dict[str, Check] = {
     "asks_for_person": Check(PersonParams, _asks_for_person, frozenset({"via"})),
     "conflicting_intents": Check(NoParams, _conflicting_intents, frozenset({"first", "second"})),
     "unclear_intent": Check(UnclearParams, _unclear_intent, frozenset({"intent", "confidence"})),
+    "unreadable_answers": Check(AnswersParams, _unreadable_answers, frozenset({"answers"})),
     "repeated_failed_fix": Check(RepeatParams, _repeated_failed_fix, frozenset({"repeats"})),
     "frustrated_repeat_contact": Check(FrustrationParams, _frustrated_repeat_contact, frozenset({"frustration"})),
     "policy_limit": Check(PolicyParams, _policy_limit, frozenset({"policy_rule"})),

@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence, get_args
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from actors.messages import Citation, KnowledgeAnswer, KnowledgeRequest, Quote
 from telco.errors import InvalidInput
@@ -69,9 +69,19 @@ class AnswerSettings(_Strict):
     max_words: int = Field(ge=10)
 
 
+KbKind = KbDocument.model_fields["kind"].annotation
+
+
 class StalenessSettings(_Strict):
-    after_days: dict[str, int]  # by document kind
+    after_days: dict[KbKind, int]  # by document kind
     note: str = Field(pattern=r"\{updated\}")
+
+    @model_validator(mode="after")
+    def _every_kind(self) -> "StalenessSettings":
+        missing = set(get_args(KbKind)) - set(self.after_days)
+        if missing:
+            raise ValueError(f"after_days needs a limit for every document kind; missing {sorted(missing)}")
+        return self
 
 
 class KnowledgeSettings(_Strict):
@@ -151,7 +161,8 @@ class KnowledgeAgent:
             try:
                 request = KnowledgeRequest.model_validate(request)
             except ValidationError as exc:
-                raise InvalidInput(f"bad knowledge request: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+                first = exc.errors()[0]
+                raise InvalidInput(f"bad knowledge request: {first['loc']}: {first['msg']}") from exc
         # Embedding and search are CPU work: off the event loop, so a replica keeps serving other calls.
         return await asyncio.to_thread(self.answer_now, request)
 
@@ -173,14 +184,16 @@ class KnowledgeAgent:
 
     # ---- steps --------------------------------------------------------------------------------------------
     def _answer(self, candidates: list[_Candidate], question_vec: np.ndarray, k: int) -> KnowledgeAnswer:
-        if not candidates or candidates[0].similarity < self.settings.confidence.min_similarity:
+        # Judged on plain similarity: the intent boost may reorder sections but never makes a weak one quotable.
+        if max((c.similarity for c in candidates), default=-1.0) < self.settings.confidence.min_similarity:
             return KnowledgeAnswer(answer="", citations=[], confident=False)
         quoted = self._sections_to_quote(candidates, k)
         picked = self._sentences(quoted, question_vec)
+        today = self._today()
         citations: list[Citation] = []
         quotes: list[Quote] = []
         for rank, _, text in picked:
-            citation = self._citation(quoted[rank])
+            citation = self._citation(quoted[rank], today)
             if citation not in citations:
                 citations.append(citation)
             quotes.append(Quote(text=text, citation=citations.index(citation)))
@@ -240,10 +253,9 @@ class KnowledgeAgent:
                 words += size
         return sorted(((rank, pos, text) for _, rank, pos, text in picked), key=lambda p: (p[0], p[1]))
 
-    def _citation(self, candidate: _Candidate) -> Citation:
+    def _citation(self, candidate: _Candidate, today: date) -> Citation:
         doc, section = candidate.section.doc, candidate.section.section
-        limit = self.settings.staleness.after_days.get(doc.kind)
-        stale = limit is not None and (self._today() - doc.updated).days > limit
+        stale = (today - doc.updated).days > self.settings.staleness.after_days[doc.kind]
         # The score is the unboosted similarity, rounded so that the same answer always serialises the same.
         return Citation(doc_id=doc.id, section_id=section.id, title=doc.title, heading=section.heading,
                         score=round(candidate.similarity, 4), updated=doc.updated, stale=stale)
@@ -284,8 +296,9 @@ def measure(agent: KnowledgeAgent, cases: Sequence[Any], probes: Sequence[str], 
     started = time.perf_counter()
     in_domain: list[float] = []
     words: list[int] = []
-    counts = {"answered": 0, "first_expected": 0, "cited_expected": 0, "cited_with_intent": 0,
-              "cited_with_wrong_intent": 0}
+    counts = {"answered": 0, "first_expected": 0, "cited_expected": 0}
+    if with_intents:
+        counts.update(cited_with_intent=0, cited_with_wrong_intent=0)
     for case in cases:
         similarity, answer = run(case.question, None)
         in_domain.append(similarity)
@@ -294,12 +307,12 @@ def measure(agent: KnowledgeAgent, cases: Sequence[Any], probes: Sequence[str], 
         counts["cited_expected"] += case.expected in cited
         counts["first_expected"] += bool(cited) and cited[0] == case.expected
         words.append(len(" ".join(q.text for q in answer.quotes).split()))
-        doc_id = case.expected.split("#")[0]
-        for key, intent in (("cited_with_intent", owner(doc_id, True)), ("cited_with_wrong_intent", owner(doc_id, False))):
-            if not with_intents:
-                break
-            _, steered = run(case.question, intent) if intent else (0.0, answer)
-            counts[key] += case.expected in [c.section_id for c in steered.citations]
+        if with_intents:
+            doc_id = case.expected.split("#")[0]
+            for key, mine in (("cited_with_intent", True), ("cited_with_wrong_intent", False)):
+                intent = owner(doc_id, mine)
+                _, steered = run(case.question, intent) if intent else (0.0, answer)
+                counts[key] += case.expected in [c.section_id for c in steered.citations]
     off_topic = [run(p, None) for p in probes]
     elapsed = time.perf_counter() - started
     n = max(1, len(cases))
@@ -316,7 +329,8 @@ def measure(agent: KnowledgeAgent, cases: Sequence[Any], probes: Sequence[str], 
         "in_domain_below_bar": sum(1 for s in in_sorted if s < bar),
         "answer_words_p50": words_sorted[len(words_sorted) // 2] if words_sorted else 0,
         "answer_words_max": words_sorted[-1] if words_sorted else 0,
-        "mean_ms_per_question": round(1000 * elapsed / max(1, len(cases) * (3 if with_intents else 1) + len(probes)), 1),
+        "mean_ms_per_question": round(1000 * elapsed / max(1, len(cases) * (3 if with_intents else 1) + len(probes)),
+                                      1),
     }
 
 

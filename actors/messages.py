@@ -148,6 +148,7 @@ class EscalationFacts(Msg):
     run_status: str | None = None  # status of the playbook run after this turn
     policy_refusals: list[str] = []  # PolicyDenied rules hit this turn
     failed_fix_repeats: int = 0  # the same customer step tried again without effect
+    unreadable_answers: int = 0  # answers in a row that could not be read (each one re-asked)
     repeat_contact: bool = False  # the customer had an episode on the same issue recently
     turns_in_issue: int = 0
 

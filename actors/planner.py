@@ -196,7 +196,7 @@ class Planner:
         issue = state.active or state.next_pending
         return EscalationFacts(
             intents=understood.intents if new_issue else [], conflicting=turn.conflicting,
-            signals=understood.signals, failed_fix_repeats=issue.reasks if issue else 0,
+            signals=understood.signals, unreadable_answers=issue.reasks if issue else 0,
             turns_in_issue=issue.turns if issue else 0,
         )
 
@@ -211,7 +211,8 @@ class Planner:
             await self._run_flows(state, turn, answer, has_answer)
         finally:
             if knowledge_task is not None:
-                turn.knowledge(await knowledge_task)
+                spec = load_intents().get(turn.parts.intent or "")
+                turn.knowledge(await knowledge_task, in_reply=bool(spec and spec.kb_in_reply))
 
     async def _run_flows(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
         catalogue = load_intents()

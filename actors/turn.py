@@ -39,7 +39,9 @@ class TurnBuilder:
         seen = len(before.history) if before is not None else 0
         new = run.history[seen:]
         self.parts.messages.extend(r.text or "" for r in new if r.kind == "say")
-        self.informed.extend(r.name for r in new if r.kind == "inform")
+        told = [r.name for r in new if r.kind == "inform"]
+        self.informed.extend(told)
+        self.parts.informed.extend(told)
         self.actions.extend(
             ActionOut(tool=a["tool"], summary=_summary(a), result=a.get("result") or {})
             for a in run.actions[len(before.actions) if before is not None else 0:])
@@ -51,11 +53,11 @@ class TurnBuilder:
         if run.finished and run.playbook_id != "identify":
             self.parts.closing = run.status == "resolved"
 
-    def knowledge(self, answer: KnowledgeAnswer) -> None:
-        self.citations = answer.citations
+    def knowledge(self, answer: KnowledgeAnswer, in_reply: bool) -> None:
+        self.citations = answer.citations if answer.confident else []
         self.trace.memory_hits.extend(MemoryHit(source="semantic", ref=c.section_id, score=c.score)
                                       for c in answer.citations)
-        if answer.confident:
+        if answer.confident and in_reply:
             self.parts.knowledge = answer
 
     def escalated(self, decision: EscalationDecision) -> None:
@@ -98,7 +100,7 @@ class TurnBuilder:
             customer_steps=[CustomerStepOut(step_id=request.id, instruction=request.text)]
             if request is not None and request.kind == "customer_step" else [],
             question=self._question(reply),
-            actions_taken=self.actions, citations=self.citations, informed=self.informed,
+            actions_taken=self.actions, citations=reply.citations or self.citations, informed=self.informed,
             handoff=state.handoff if self.parts.handoff is not None else None,
             status=state.status, trace=self.trace,
         )

@@ -20,6 +20,7 @@ class IntentSpec(BaseModel):
     examples: list[str]
     conflicts_with: list[str] = []
     handoff_queue: str | None = None
+    kb_in_reply: bool = False
     kb_docs: list[str] = []  # knowledge-base document ids that usually answer this intent's questions
 
 
