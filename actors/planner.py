@@ -9,6 +9,7 @@ inside a playbook carry idempotency keys, so a retried technical step never appl
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from datetime import datetime, timezone
@@ -23,11 +24,13 @@ from actors.oss_bss import RemoteToolPort
 from actors.retry import call_agent
 from actors.turn import TurnBuilder
 from serve.api import (
-    ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
+    AgentTrace, ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
 )
 from telco.errors import Forbidden, NotFound
 from telco.intents import conflicting_pair, load_intents
 from telco.playbooks.runner import RunState
+
+log = logging.getLogger(__name__)
 
 CLARIFY_BELOW = 0.8  # intent confidence below which we ask what the customer meant
 SECONDARY_MIN = 0.5  # a further intent in the same message is kept only above this
@@ -106,7 +109,11 @@ class Planner:
         await self.store.commit(state, TurnRecord(turn_id=out.turn_id, seq=seq, customer_text=body.text, out=out))
         if self.episodes is not None:
             for issue in ended:  # after the commit: an episode is derived from turns that are already durable
-                await self.episodes.record(episode_of(state, issue))
+                try:
+                    await self.episodes.record(episode_of(state, issue))
+                except Exception:  # the turn is committed; the episode can be rebuilt from the log
+                    log.exception("episode %s not written", issue.episode_id)
+                    out.trace.agents.append(AgentTrace(agent="memory", ms=0, note="episode write failed"))
         return out
 
     async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:

@@ -30,5 +30,31 @@ def memory_bootstrap(settings: Any) -> str:
         {"example_id": f"seed:{intent}:{n}", "intent": intent, "text": text, "source": "catalogue",
          "vector": v.tolist()}
         for n, ((intent, text), v) in enumerate(zip(examples, vectors))])
+    prompts = load_role_prompts(store, writer)
     return (f"{chunks} KB chunks, {facts} graph facts, {len(playbooks)} new playbook versions, "
-            f"{len(examples)} intent examples")
+            f"{len(examples)} intent examples, {prompts} new role prompts")
+
+
+def load_role_prompts(store: Any, writer: Any) -> int:
+    """telco/prompts/<role>.md into the prompt registry: a text not registered yet becomes that role's active
+    version when the role has none, else a candidate (promotion is the evaluation jobs' decision)."""
+    from pathlib import Path
+
+    from memory.prompts import PromptRegistry
+    from telco.errors import NotFound
+
+    registry = PromptRegistry(store, writer)
+    added = 0
+    for path in sorted((Path(__file__).resolve().parents[1] / "telco" / "prompts").glob("*.md")):
+        role, text = path.stem, path.read_text().strip()
+        history = registry.history(role)
+        if any(v.text == text for v in history):
+            continue
+        try:
+            registry.active(role)
+            status = "candidate"
+        except NotFound:
+            status = "active"
+        registry.register(role, text, status=status, note=f"from {path.name}")
+        added += 1
+    return added
