@@ -89,15 +89,77 @@ class ServeSettings(BaseModel):
         return f"http://{host}:{self.port}"
 
 
+LlmRole = Literal["planner", "intent", "technical", "knowledge", "dialogue", "escalation"]
+LLM_ROLES: tuple[str, ...] = ("planner", "intent", "technical", "knowledge", "dialogue", "escalation")
+DEFAULT_PRICES_FILE = Path(__file__).parent / "data" / "llm_prices.yaml"
+
+
+class RoleModels(BaseModel):
+    """A model per agent role; a role left unset uses AnthropicSettings.model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planner: str | None = None
+    intent: str | None = None
+    technical: str | None = None
+    knowledge: str | None = None
+    dialogue: str | None = None
+    escalation: str | None = None
+
+
+class LlmBudget(BaseModel):
+    """What one conversation may spend on the model before every agent falls back to its offline brain.
+
+    tokens counts everything the model processed: input (cached or not) plus output.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_calls: int = Field(default=40, ge=0)
+    max_tokens: int = Field(default=400_000, ge=0)
+    max_cost_usd: float = Field(default=1.00, ge=0)
+
+
+class BreakerSettings(BaseModel):
+    """Circuit breaker per model: `failures` failed calls within `window_s` open it for `open_s`, then one probe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failures: int = Field(default=5, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    open_s: float = Field(default=30.0, gt=0)
+
+
 class AnthropicSettings(BaseModel):
-    """Placeholders for the LLM mode (a later issue). No key means every agent runs its offline brain."""
+    """The LLM mode. No key means every agent runs its offline brain."""
 
     model_config = ConfigDict(extra="forbid")
 
     api_key: SecretStr | None = None
-    model: str = "claude-sonnet-4-5"
-    timeout_s: float = Field(default=30.0, gt=0)
+    base_url: str | None = None  # None: the SDK's default endpoint
+    model: str = Field(default="claude-sonnet-4-6", min_length=1)
+    models: RoleModels = RoleModels()
+    timeout_s: float = Field(default=30.0, gt=0)  # per HTTP attempt; the SDK retries a timeout like a 5xx
     max_retries: int = Field(default=2, ge=0, le=10)
+    max_output_tokens: int = Field(default=1024, ge=1, le=64_000)
+    budget: LlmBudget = LlmBudget()
+    breaker: BreakerSettings = BreakerSettings()
+    prices_file: Path = DEFAULT_PRICES_FILE
+
+    @field_validator("base_url")
+    @classmethod
+    def _url_shape(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {v!r}")
+        return v
+
+    def model_for(self, role: str) -> str:
+        if role not in LLM_ROLES:
+            raise InvalidInput(f"unknown LLM role {role!r}; expected one of {', '.join(LLM_ROLES)}")
+        return getattr(self.models, role) or self.model
+
+    def models_in_use(self) -> set[str]:
+        return {self.model_for(r) for r in LLM_ROLES}
 
 
 class Settings(BaseSettings):
@@ -111,6 +173,15 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     serve: ServeSettings = ServeSettings()
     anthropic: AnthropicSettings = AnthropicSettings()
+    # The variable the Anthropic SDK and its docs use; TELCO_ANTHROPIC__API_KEY wins when both are set.
+    anthropic_api_key_fallback: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY",
+                                                         exclude=True, repr=False)
+
+    @model_validator(mode="after")
+    def _anthropic_key(self) -> "Settings":
+        if self.anthropic.api_key is None and self.anthropic_api_key_fallback is not None:
+            self.anthropic = self.anthropic.model_copy(update={"api_key": self.anthropic_api_key_fallback})
+        return self
 
     @model_validator(mode="after")
     def _resolve_keys(self) -> "Settings":
@@ -188,7 +259,8 @@ def _problems(err: ValidationError) -> str:
 
 def _variable(loc: list[str]) -> str:
     if loc[0] in _GROUPS and len(loc) > 1:
-        return f"TELCO_{loc[0].upper()}__{loc[1].upper()}"
+        # anthropic has groups of its own (budget, breaker, models): name the variable down to the field
+        return "TELCO_" + "__".join(p.upper() for p in loc[:3] if not p.isdigit())
     return f"TELCO_{loc[0].upper()}"
 
 

@@ -12,7 +12,7 @@ from telco.errors import InvalidInput
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     for name in list(os.environ):
-        if name.startswith("TELCO_"):
+        if name.startswith("TELCO_") or name == "ANTHROPIC_API_KEY":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env from the working tree
     get_settings.cache_clear()
