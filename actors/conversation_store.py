@@ -104,7 +104,16 @@ class EpisodeStore:
     async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None:
         if customer_id is None:
             return
-        ep = await asyncio.to_thread(self.episodic.get, customer_id, episode_id)
+        from telco.errors import NotFound
+
+        for attempt in range(20):  # another replica may still be writing the episode (it is written off-path)
+            try:
+                ep = await asyncio.to_thread(self.episodic.get, customer_id, episode_id)
+                break
+            except NotFound:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.1)
         update: dict[str, Any] = {"csat": csat}
         if not resolved and ep.outcome == "resolved":
             update["outcome"] = "unresolved"  # the customer says it is not fixed: that outcome is what we learn from

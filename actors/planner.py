@@ -24,7 +24,7 @@ from actors.oss_bss import RemoteToolPort
 from actors.retry import call_agent
 from actors.turn import TurnBuilder
 from serve.api import (
-    AgentTrace, ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
+    ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
 )
 from telco.errors import Forbidden, NotFound
 from telco.intents import conflicting_pair, load_intents
@@ -48,6 +48,7 @@ class Planner:
         self.intent, self.technical, self.knowledge = intent, technical, knowledge
         self.dialogue, self.escalation, self.oss_bss = dialogue, escalation, oss_bss
         self.store, self.episodes, self.clock = store, episodes, clock
+        self._background: set[asyncio.Task] = set()
 
     # ---- conversations ---------------------------------------------------------------------------------
     async def start_conversation(self, principal: Principal, body: NewConversation) -> ConversationCreated:
@@ -74,6 +75,8 @@ class Planner:
 
     async def feedback(self, principal: Principal, conversation_id: str, body: FeedbackIn) -> dict[str, Any]:
         state = await self._load(principal, conversation_id)
+        if self._background:  # this replica may still be writing the episodes the feedback is about
+            await asyncio.gather(*self._background, return_exceptions=True)
         state.feedback = body.model_dump()
         if self.episodes is not None:
             for issue in state.issues:
@@ -107,14 +110,20 @@ class Planner:
         state.turns, state.updated_at = seq, self.clock()
         ended = self._name_ended_episodes(state)
         await self.store.commit(state, TurnRecord(turn_id=out.turn_id, seq=seq, customer_text=body.text, out=out))
-        if self.episodes is not None:
-            for issue in ended:  # after the commit: an episode is derived from turns that are already durable
-                try:
-                    await self.episodes.record(episode_of(state, issue))
-                except Exception:  # the turn is committed; the episode can be rebuilt from the log
-                    log.exception("episode %s not written", issue.episode_id)
-                    out.trace.agents.append(AgentTrace(agent="memory", ms=0, note="episode write failed"))
+        if self.episodes is not None and ended:
+            # After the commit and off the reply's path: an episode is derived from turns that are already
+            # durable, so a lost episode write can be rebuilt from the log.
+            task = asyncio.create_task(self._record_episodes([episode_of(state, i) for i in ended]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return out
+
+    async def _record_episodes(self, episodes: list[dict[str, Any]]) -> None:
+        for episode in episodes:
+            try:
+                await self.episodes.record(episode)
+            except Exception:
+                log.exception("episode %s not written", episode["episode_id"])
 
     async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:
         understood: IntentResult = await self._agent(

@@ -6,7 +6,8 @@ Without --url it starts its own local Ray cluster and the app (the way tests/int
 shuts both down at the end. A "turn" is one POST /v1/conversations/{id}/messages from a customer-channel key, so the
 channel has already verified the customer. Creating conversations and doing customer steps on the simulated device
 (admin sandbox endpoint) are the customer's side of the conversation: they are sent but not timed as turns.
-The last line of output is a one-line JSON summary (for RESULTS.md and CI to parse).
+The last line of output is a one-line JSON summary (for RESULTS.md and CI to parse); the exit status is 1 when a
+target (sequential p50, concurrent turns/s, zero errors) is missed.
 """
 from __future__ import annotations
 
@@ -32,14 +33,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CUSTOMER_KEY, ADMIN_KEY = "dev-customer-c1001-key", "dev-admin-key"
 CUSTOMER_ID = "C1001"  # the customer the key above is bound to (demo world: fiber at home and a 5G line)
-# Each opening runs a real flow: an area outage scan, a mobile-data playbook with diagnostics and device steps,
-# an MMS playbook, a broadband check and a knowledge question.
+# Each opening runs a real flow on the demo world: an area outage scan, the mobile-data and no-service playbooks
+# (line, usage and outage reads, then device steps), the MMS playbook, the broadband-drops playbook (router status,
+# line test) and a bill review that hands over to billing (a write: a handoff record). Most also fetch KB passages.
 OPENINGS = (
     "Is there an outage in my area?",
     "My mobile data is slow",
     "I can't send picture messages",
     "My home internet keeps dropping",
-    "How much does it cost to refuel data?",
+    "Why is my bill so high this month?",
+    "My phone has no signal",
 )
 TARGET_P50_MS, TARGET_TURNS_PER_S = 60.0, 60.0
 APP_ENV = {"TELCO_LIMITS__RATE_PER_MINUTE": "1000000", "OMP_NUM_THREADS": "1"}
@@ -123,6 +126,7 @@ class Customer:
     _turns_here: int = 0
     _next: dict[str, Any] | None = None
     _opened: int = 0
+    last_reply_json: str = ""  # the last turn as the server sent it (a realistic trace for the store probe)
 
     def __post_init__(self) -> None:
         self._customer = {"Authorization": f"Bearer {CUSTOMER_KEY}"}
@@ -141,6 +145,7 @@ class Customer:
             if resp.status_code != 200:
                 raise RuntimeError(f"turn -> {resp.status_code}: {resp.text[:200]}")
             out = resp.json()
+            self.last_reply_json = resp.text
             self._turns_here += 1
             self._next = self._reply_to(out)
         except Exception as err:  # counted and reported, never hidden: the bench requires 0 errors
@@ -173,7 +178,10 @@ class Customer:
             return {"text": "Done.", "step_results": [{"step_id": step, "observation": resp.json()}]}
         question = out.get("question")
         if question and question["kind"] == "choice" and question["options"]:
-            return {"text": f"I mean {question['options'][0].replace('_', ' ')}."}
+            from telco.intents import load_intents
+
+            # Like the scenario driver's customer: describe the first offered concern in words.
+            return {"text": f"I mean: {load_intents()[question['options'][0]].description.rstrip('.').lower()}."}
         return None  # a question this script cannot answer, or nothing asked: start a new conversation
 
     def reset_world(self) -> None:
@@ -195,7 +203,8 @@ def _sample(out: dict[str, Any], wall_ms: float, opening: bool) -> Sample:
 
 
 # ---- the two phases ----------------------------------------------------------------------------------------------
-def sequential(url: str, turns: int, warmup: int, max_turns: int) -> tuple[list[Sample], list[str]]:
+def sequential(url: str, turns: int, warmup: int, max_turns: int
+               ) -> tuple[list[Sample], list[str], tuple[str | None, str]]:
     with httpx.Client(base_url=url, timeout=60) as http:
         customer = Customer(http, max_turns)
         customer.reset_world()
@@ -212,11 +221,12 @@ def sequential(url: str, turns: int, warmup: int, max_turns: int) -> tuple[list[
                 customer.reset_world()
             if len(customer.errors) > 10:
                 break
-        return customer.samples, customer.errors
+        return customer.samples, customer.errors, (customer._conversation, customer.last_reply_json)
 
 
-def concurrent(url: str, clients: int, duration_s: float, turns: int | None,
-               max_turns: int) -> tuple[list[Sample], list[str], float]:
+def concurrent(url: str, clients: int, duration_s: float, turns: int | None, max_turns: int,
+               warmup_s: float = 0.0, cpu_root: int | None = None
+               ) -> tuple[list[Sample], list[str], float, dict[str, Any]]:
     with httpx.Client(base_url=url, timeout=60) as http:
         Customer(http, max_turns).reset_world()
     done = threading.Event()
@@ -242,23 +252,131 @@ def concurrent(url: str, clients: int, duration_s: float, turns: int | None,
     try:
         for n, http in enumerate(clients_http):
             customers.append(Customer(http, max_turns, offset=n))
-        started = time.perf_counter()
         for c in customers:
             t = threading.Thread(target=run, args=(c,), daemon=True)
             t.start()
             threads.append(t)
+        # Untimed warm-up under the same load: autoscaling adds replicas (each loads its models) in the first
+        # seconds, which a service under steady load has long done.
+        time.sleep(warmup_s)
+        with lock:
+            counted = 0
+            for c in customers:
+                c.samples.clear()
+        cpu_before, started = cpu_snapshot(cpu_root), time.perf_counter()
         if turns is None:
             time.sleep(duration_s)
             done.set()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        cpu = cpu_delta(cpu_before, cpu_snapshot(cpu_root), elapsed)
     finally:
         for http in clients_http:
             http.close()
     samples = [s for c in customers for s in c.samples]
     errors = [e for c in customers for e in c.errors]
-    return samples, errors, elapsed
+    return samples, errors, elapsed, cpu
+
+
+# ---- where the CPU goes (Linux /proc) -----------------------------------------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: str) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a process, or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    rest = raw[raw.rindex(")") + 2:].split()  # the command name may contain spaces; fields after it do not
+    return int(rest[1]), (int(rest[11]) + int(rest[12])) / _TICK
+
+
+def _role(pid: str) -> str:
+    """A readable group for a process of our cluster: the Serve deployment, Ray's own actors, or Ray itself."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return "gone"
+    # A busy worker's title also names the method it runs ("ray::ServeReplica:telco:Planner.handle_request...").
+    if title.startswith("ray::ServeReplica:"):
+        return "replica:" + title.rsplit(":", 1)[-1].split(".")[0]
+    if title.startswith("ray::"):
+        name = title[5:].split()[0].split(".")[0]
+        return name if name in ("WorkingMemoryHolder", "WriterService", "ProxyActor", "ServeController") \
+            else "ray (other workers)"
+    return "ray (gcs, raylet, dashboard, monitors)"
+
+
+def cpu_snapshot(root: int | None) -> dict[str, Any]:
+    """CPU seconds of the machine, and of every process under `root` (this bench and the cluster it started)."""
+    machine_busy = 0.0
+    with contextlib.suppress(OSError):
+        # user nice system idle iowait irq softirq steal (guest time is already inside user)
+        ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        machine_busy = (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+    stats = {pid: st for pid in os.listdir("/proc") if pid.isdigit() and (st := _proc_stat(pid))}
+    mine: dict[str, float] = {}
+    if root is not None:
+        children: dict[int, list[str]] = defaultdict(list)
+        for pid, (ppid, _) in stats.items():
+            children[ppid].append(pid)
+        todo = [str(root)]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                mine[pid] = stats[pid][1]
+            todo.extend(children.get(int(pid), []))
+    return {"machine_busy_s": machine_busy, "procs": mine,
+            "roles": {pid: ("bench client" if pid == str(root) else _role(pid)) for pid in mine}}
+
+
+def cpu_delta(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """CPU cores used per group over the interval (1.0 = one core busy the whole time)."""
+    by_role: dict[str, float] = defaultdict(float)
+    for pid, used in after["procs"].items():
+        by_role[after["roles"][pid]] += used - before["procs"].get(pid, 0.0)
+    ours = sum(by_role.values())
+    machine_busy = after["machine_busy_s"] - before["machine_busy_s"]
+    cores = {k: round(v / seconds, 2) for k, v in sorted(by_role.items(), key=lambda kv: -kv[1])}
+    return {"machine_cores_busy": round(machine_busy / seconds, 2), "ours_cores": round(ours / seconds, 2),
+            "other_work_cores": round(max(0.0, machine_busy - ours) / seconds, 2), "by_group_cores": cores}
+
+
+def probe_store(conversation_id: str | None, reply_json: str, n: int = 30) -> dict[str, float]:
+    """Times the working-memory holder's calls a turn makes outside its traced latency, from this driver: load
+    (inside the trace) and the turn's commit, an exchange with a real trace and a real state (outside it)."""
+    import ray
+
+    from actors.conversation_store import HOLDER_NAME
+
+    holder = ray.get_actor(HOLDER_NAME, namespace="telco")
+    real = ray.get(holder.load.remote(conversation_id)) if conversation_id else None
+    context = (real or {}).get("context") or {}
+    probe = "conv-benchprobe"
+    ray.get(holder.record_exchange.remote(probe, [("system", "probe opened", None)], customer_id=CUSTOMER_ID,
+                                          patch={"context": context}))
+    loads, commits = [], []
+    for _ in range(n):
+        started = time.perf_counter()
+        ray.get(holder.load.remote(probe))
+        loads.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        ray.get(holder.record_exchange.remote(probe, [("customer", "Done.", None), ("agent", "ok", reply_json)],
+                                              customer_id=CUSTOMER_ID, patch={"context": context}))
+        commits.append((time.perf_counter() - started) * 1000)
+    return {"load_p50_ms": round(_pct(loads, 50), 2), "commit_p50_ms": round(_pct(commits, 50), 2),
+            "state_bytes": len(json.dumps(context)), "trace_bytes": len(reply_json)}
+
+
+def replica_counts() -> dict[str, int]:
+    """Running replicas per deployment of the app this process started (autoscaling may have added some)."""
+    from ray import serve
+
+    app = serve.status().applications["telco"]
+    return {name: sum(n for state, n in d.replica_states.items() if str(state).endswith("RUNNING"))
+            for name, d in app.deployments.items()}
 
 
 def healthz_baseline(url: str, n: int = 100) -> float:
@@ -310,8 +428,14 @@ def mix(samples: list[Sample]) -> dict[str, Any]:
         status[s.status] += 1
     openings = [s.wall_ms for s in samples if s.opening]
     follow = [s.wall_ms for s in samples if not s.opening]
+    # Wall time the turn's own trace does not cover: HTTP proxy and ingress, the planner handle hop, the commit of
+    # the turn to the log, and (when an issue ends) writing its episode. Split by whether the turn ended an issue.
+    ending = [s.wall_ms - s.server_ms for s in samples if s.status in ("resolved", "handed_off")]
+    going_on = [s.wall_ms - s.server_ms for s in samples if s.status not in ("resolved", "handed_off")]
     return {"status": dict(status), "opening_turns": len(openings), "opening_p50_ms": round(_pct(openings, 50), 1),
             "follow_up_p50_ms": round(_pct(follow, 50), 1),
+            "outside_trace_p50_ms": {"turn_ends_issue": round(_pct(ending, 50), 1),
+                                     "conversation_goes_on": round(_pct(going_on, 50), 1)},
             "tools_per_turn": round(statistics.fmean(s.tools for s in samples), 2) if samples else 0}
 
 
@@ -340,18 +464,32 @@ def _log(message: str) -> None:
 def run(url: str, args: argparse.Namespace, summary: dict[str, Any]) -> None:
     summary["healthz_p50_ms"] = healthz_baseline(url)
 
-    samples, errors = sequential(url, args.turns, args.warmup, args.max_turns)
-    summary["sequential"] = {"turns": len(samples), "errors": len(errors), **latency(samples), **mix(samples),
-                             "agents": breakdown(samples)}
+    cpu_root = os.getpid() if args.url is None else None  # only a cluster this process started is ours to account
+    cpu_before, started = cpu_snapshot(cpu_root), time.perf_counter()
+    samples, errors, (last_conversation, last_reply) = sequential(url, args.turns, args.warmup, args.max_turns)
+    cpu = cpu_delta(cpu_before, cpu_snapshot(cpu_root), time.perf_counter() - started)
+    half = len(samples) // 2
+    # Drift over the run: the memory tables gain a fragment per commit until the writer's scheduled compaction.
+    drift = {"p50_first_half_ms": round(_pct([s.wall_ms for s in samples[:half]], 50), 1),
+             "p50_second_half_ms": round(_pct([s.wall_ms for s in samples[half:]], 50), 1)}
+    summary["sequential"] = {"turns": len(samples), "errors": len(errors), **latency(samples), **drift,
+                             **mix(samples), "agents": breakdown(samples), "cpu": cpu}
     summary["load_after_sequential"] = _load()
+    if args.url is None:  # the driver of the cluster can reach the holder actor directly
+        summary["store_probe"] = probe_store(last_conversation, last_reply)
+        _log(f"store probe: {summary['store_probe']}")
     _log(f"sequential: {json.dumps(summary['sequential'])}")
     for e in errors[:5]:
         _log(f"  error: {e}")
 
-    samples, errors, elapsed = concurrent(url, args.clients, args.duration, args.concurrent_turns, args.max_turns)
-    summary["concurrent"] = {"clients": args.clients, "seconds": round(elapsed, 1), "turns": len(samples),
+    samples, errors, elapsed, cpu = concurrent(url, args.clients, args.duration, args.concurrent_turns,
+                                               args.max_turns, args.concurrent_warmup, cpu_root)
+    summary["concurrent"] = {"clients": args.clients, "warmup_s": args.concurrent_warmup,
+                             "seconds": round(elapsed, 1), "turns": len(samples),
                              "errors": len(errors), "turns_per_s": round(len(samples) / elapsed, 1),
-                             **latency(samples), **mix(samples), "agents": breakdown(samples)}
+                             **latency(samples), **mix(samples), "agents": breakdown(samples), "cpu": cpu}
+    if args.url is None:
+        summary["replicas_after"] = replica_counts()
     summary["load_after_concurrent"] = _load()
     _log(f"concurrent: {json.dumps(summary['concurrent'])}")
     for e in errors[:5]:
@@ -367,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="concurrent phase length in seconds")
     parser.add_argument("--concurrent-turns", type=int, default=None,
                         help="end the concurrent phase after this many turns instead of --duration")
+    parser.add_argument("--concurrent-warmup", type=float, default=10.0,
+                        help="seconds of concurrent load sent before the timed window (autoscaling settles)")
     parser.add_argument("--max-turns", type=int, default=4, help="turns before a customer starts a new conversation")
     args = parser.parse_args(argv)
     for name in ("turns", "clients", "max_turns"):

