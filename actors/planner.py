@@ -9,9 +9,10 @@ inside a playbook carry idempotency keys, so a retried technical step never appl
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import secrets
 import time
-import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -37,6 +38,11 @@ SECONDARY_MIN = 0.5  # a further intent in the same message is kept only above t
 MAX_REASKS = 2  # unreadable answers in a row before a person takes over
 
 
+def new_conversation_id() -> str:
+    # Base32 (a-z, 2-7), not hex: a long run of digits in an id can look like a card number to redaction.
+    return "conv-" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -58,7 +64,7 @@ class Planner:
                 raise Forbidden("a customer key can only open conversations for its own customer")
             customer_id = principal.customer_id
         now = self.clock()
-        state = ConversationState(conversation_id=f"conv-{uuid.uuid4().hex[:16]}", customer_id=customer_id,
+        state = ConversationState(conversation_id=new_conversation_id(), customer_id=customer_id,
                                   channel=body.channel, created_at=now, updated_at=now)
         if principal.role == "customer":
             # The channel authenticated the customer (logged-in app): identity is already proved.

@@ -68,12 +68,19 @@ def redact_text(text: str) -> str:
     return out
 
 
+def _identifier(key: Any) -> bool:
+    # System-made identifiers (conversation, customer, line ids...) are not customer text. A random id can
+    # contain a digit run that passes the Luhn check; redacting it would silently point at another record.
+    return isinstance(key, str) and (key == "id" or key.endswith("_id") or key.endswith("_ids"))
+
+
 def redact(value: Any) -> Any:
-    """Redact every string inside a JSON-like value (dicts, lists, tuples); other values pass unchanged."""
+    """Redact every string inside a JSON-like value (dicts, lists, tuples); other values pass unchanged, and so do
+    the values of identifier keys (`id`, `*_id`, `*_ids`)."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
+        return {k: v if _identifier(k) else redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
     return value

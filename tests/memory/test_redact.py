@@ -61,3 +61,14 @@ def test_redact_walks_nested_values_and_leaves_non_strings():
     out = redact(value)
     assert out == {"slots": {"card": CARD, "n": 3}, "steps": [{"note": f"password={SECRET}"}], "ok": True}
     assert value["slots"]["card"] == "4111 1111 1111 1111"  # input untouched
+
+
+def test_identifiers_survive_redaction_even_when_they_look_like_card_numbers():
+    from memory.redact import redact
+
+    card_like = "4242424242424242"  # passes the Luhn check
+    state = {"conversation_id": f"conv-{card_like}da3", "customer_id": "C1001", "line_ids": [card_like],
+             "slots": {"note": f"my card is {card_like}"}}
+    out = redact(state)
+    assert out["conversation_id"] == state["conversation_id"] and out["line_ids"] == [card_like]
+    assert card_like not in out["slots"]["note"]
