@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 from actors.conversation import ConversationState, ConversationStore, EpisodeSink, Issue, TurnRecord
 from actors.messages import (
-    EscalationDecision, EscalationFacts, IntentRequest, IntentResult, KnowledgeAnswer, KnowledgeRequest, Principal,
-    ReplyParts, SlotRequest, TechnicalRequest, TechnicalResult,
+    EscalationDecision, EscalationFacts, IntentRequest, IntentResult, KnowledgeRequest, Principal, SlotRequest,
+    TechnicalRequest, TechnicalResult,
 )
 from actors.oss_bss import RemoteToolPort
 from actors.retry import call_agent
@@ -163,7 +163,7 @@ class Planner:
             result = next((r for r in body.step_results if r.step_id == pending.id), None)
             if result is not None:
                 return {**result.observation, "step_id": result.step_id, "done": result.done}, True
-            problem = f"I still need the result of this step before we go on."
+            problem = "I still need the result of this step before we go on."
         else:
             slot = await self._agent(turn, "intent", self.intent.read_slot,
                                      SlotRequest(text=body.text, slot=pending.id, kind=pending.expect))

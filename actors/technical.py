@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from actors.messages import Identity, TechnicalRequest, TechnicalResult
+from actors.messages import TechnicalRequest, TechnicalResult
 from actors.oss_bss import RemoteToolPort
 from telco.errors import InvalidInput
 from telco.playbooks import load_playbooks

@@ -11,13 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from actors.intent import (
-    CALIBRATION_FILE,
-    IntentAgent,
-    calibrate,
-    catalogue_examples,
-    load_calibration,
-)
+from actors.intent import CALIBRATION_FILE, IntentAgent, catalogue_examples, load_calibration
+from actors.intent_eval import calibrate
 from actors.messages import IntentRequest, IntentResult, SlotRequest
 from memory.embed import get_embedder
 from telco.errors import InvalidInput
