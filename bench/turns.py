@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -49,55 +48,16 @@ APP_ENV = {"TELCO_LIMITS__RATE_PER_MINUTE": "1000000", "OMP_NUM_THREADS": "1"}
 
 
 # ---- starting the app ----------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def local_app() -> Iterator[str]:
     """A fresh local Ray cluster running the app over memory bootstrapped into a temporary directory."""
-    import ray
-    from ray import serve
+    from serve.local_app import local_app as start
 
     with tempfile.TemporaryDirectory(prefix="bench-turns-") as uri:
-        env = {"TELCO_MEMORY_URI": uri, **APP_ENV}
-        os.environ.update(env)
-        from memory.bootstrap import memory_bootstrap
-        from telco.config import Settings, get_settings
-
-        get_settings.cache_clear()
-        settings = Settings(memory_uri=uri)
         started = time.perf_counter()
-        memory_bootstrap(settings)
-        _log(f"memory bootstrapped in {time.perf_counter() - started:.1f} s")
-        ray.init(address="local", include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
-        try:
-            port = _free_port()
-            serve.start(http_options={"host": "127.0.0.1", "port": port})
-            from serve.app import build_app
-
-            serve.run(build_app(settings), name="telco", route_prefix="/")
-            url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, timeout_s=180)
+        with start(uri, APP_ENV) as url:
             _log(f"app ready at {url} after {time.perf_counter() - started:.1f} s")
             yield url
-        finally:
-            with contextlib.suppress(Exception):
-                serve.shutdown()
-            ray.shutdown()
-
-
-def _wait_ready(url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=10).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the app at {url} did not become ready within {timeout_s:.0f} s")
-        time.sleep(1)
 
 
 # ---- one customer ----------------------------------------------------------------------------------------------

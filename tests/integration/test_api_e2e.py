@@ -3,8 +3,6 @@ the real embedding model. Offline mode (no LLM)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,11 +10,8 @@ import httpx
 import pytest
 
 ray = pytest.importorskip("ray")
-from ray import serve  # noqa: E402
 
-from memory.bootstrap import memory_bootstrap  # noqa: E402
 from memory.store import connect  # noqa: E402
-from telco.config import Settings  # noqa: E402
 from telco.scenarios import load_scenarios  # noqa: E402
 from telco.scenarios.agents_driver import HttpClient, run_scenario_with_agents  # noqa: E402
 from telco.scenarios.report import summarise  # noqa: E402
@@ -26,38 +21,13 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 ADMIN, OPS, C1001 = "dev-admin-key", "dev-operations-key", "dev-customer-c1001-key"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
+    from serve.local_app import local_app
+
     uri = str(tmp_path_factory.mktemp("memory"))
-    env = {"TELCO_MEMORY_URI": uri, "TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1"}
-    os.environ.update(env)
-    from telco.config import get_settings
-
-    get_settings.cache_clear()
-    settings = Settings(memory_uri=uri)
-    memory_bootstrap(settings)
-    ray.init(address="local", include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
-    try:
-        port = _free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        from serve.app import build_app
-
-        serve.run(build_app(settings), name="telco", route_prefix="/")
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while httpx.get(f"{url}/readyz", timeout=10).status_code != 200:
-            assert time.monotonic() < deadline, "the app never became ready"
-            time.sleep(1)
+    with local_app(uri, {"TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1"}) as url:
         yield {"url": url, "uri": uri}
-    finally:
-        serve.shutdown()
-        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
