@@ -38,6 +38,15 @@ SECONDARY_MIN = 0.5  # a further intent in the same message is kept only above t
 MAX_REASKS = 2  # unreadable answers in a row before a person takes over
 
 
+def owner_of_new_conversation(principal: Principal, requested: str | None) -> str | None:
+    """A customer key opens conversations only for its own customer; other roles may name any customer or none."""
+    if principal.role != "customer":
+        return requested
+    if requested and requested != principal.customer_id:
+        raise Forbidden("a customer key can only open conversations for its own customer")
+    return principal.customer_id
+
+
 def new_conversation_id() -> str:
     # Base32 (a-z, 2-7), not hex: a long run of digits in an id can look like a card number to redaction.
     return "conv-" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
@@ -58,11 +67,7 @@ class Planner:
 
     # ---- conversations ---------------------------------------------------------------------------------
     async def start_conversation(self, principal: Principal, body: NewConversation) -> ConversationCreated:
-        customer_id = body.customer_id
-        if principal.role == "customer":
-            if customer_id and customer_id != principal.customer_id:
-                raise Forbidden("a customer key can only open conversations for its own customer")
-            customer_id = principal.customer_id
+        customer_id = owner_of_new_conversation(principal, body.customer_id)
         now = self.clock()
         state = ConversationState(conversation_id=new_conversation_id(), customer_id=customer_id,
                                   channel=body.channel, created_at=now, updated_at=now)

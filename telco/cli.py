@@ -28,9 +28,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         who = {"customer": "Customer", "system": "Agent", "tool": "  tool", "customer_step": "Customer did"}[ex.who]
         print(f"{who:>12}: {ex.text}")
     print()
-    from telco.cli_scenarios import _print_result
+    from telco.cli_scenarios import print_result
 
-    _print_result(result, verbose=True)
+    print_result(result, verbose=True)
     print(json.dumps({"scenario": scenario.id, "passed": result.passed}))
     return 0 if result.passed else 1
 

@@ -9,7 +9,7 @@ import tempfile
 from typing import Any, Callable, Iterator
 
 
-def _print_result(result: Any, verbose: bool) -> None:
+def print_result(result: Any, verbose: bool) -> None:
     mark = "PASS" if result.passed else "FAIL"
     print(f"{mark} {result.scenario_id} [{result.family}]", flush=True)
     if verbose or not result.passed:
@@ -60,6 +60,7 @@ def _api_runner(args: argparse.Namespace) -> Iterator[Callable]:
     try:
         yield lambda scenario: run_scenario_with_agents(scenario, client)
     finally:
+        client.close()
         if not running:
             cli_cluster.cmd_down(argparse.Namespace(address=None))
 
@@ -89,7 +90,7 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
         for scenario in scenarios:
             result = run_one(scenario)
             results.append(result)
-            _print_result(result, args.verbose)
+            print_result(result, args.verbose)
             if args.verbose:
                 for ex in result.outcome.transcript:
                     print(f"      {ex.who:>13}: {ex.text[:300]}")

@@ -138,7 +138,7 @@ def _what_i_meant(scenario: Scenario, options: list[str]) -> str:
 
 def _service_for(scenario: Scenario, customer: ScriptedCustomer, step_id: str) -> str | None:
     """Which device the customer acts on: the scenario's named service, else the step target's first service."""
-    target = customer._targets.get(step_id)
+    target = customer.target_of(step_id)
     sid = scenario.service_id
     world = customer.sandbox.world
     if target == "router":

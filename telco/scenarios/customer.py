@@ -24,8 +24,12 @@ class ScriptedCustomer:
             return self.scenario.answers[slot]
         return None  # a real customer may not know; the playbook decides what that means
 
+    def target_of(self, step_id: str) -> str | None:
+        """What the step acts on: phone, router or account."""
+        return self._targets.get(step_id)
+
     def perform(self, step_id: str, scope: dict[str, Any]) -> dict[str, Any]:
-        target = self._targets.get(step_id)
+        target = self.target_of(step_id)
         service_id = scope.get("service_id") if target == "router" else scope.get("line_id")
         return apply_customer_step(self.sandbox, step_id, scope["customer_id"], service_id)
 

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from actors.messages import IntentScore, Principal
+from actors.planner import owner_of_new_conversation
 from serve.api import (
     ConversationCreated, ConversationOut, CustomerStepOut, FeedbackIn, MessageIn, NewConversation, TranscriptTurn,
     TurnOut,
@@ -25,11 +26,7 @@ class FakePlanner:
         return "ok"
 
     async def start_conversation(self, principal: Principal, body: NewConversation) -> ConversationCreated:
-        customer_id = body.customer_id
-        if principal.role == "customer":
-            if customer_id and customer_id != principal.customer_id:
-                raise Forbidden("a customer key can only open conversations for its own customer")
-            customer_id = principal.customer_id
+        customer_id = owner_of_new_conversation(principal, body.customer_id)  # the planner's own rule
         cid = f"conv-{len(self.conversations) + 1:04d}"
         self.conversations[cid] = {"customer_id": customer_id, "channel": body.channel, "turns": [],
                                    "messages": [], "feedback": None}
