@@ -316,8 +316,11 @@ class IntentAgent:
         if not text:
             raise InvalidInput("the message to classify is empty")
         text = text[:MAX_TEXT_CHARS]
+        if not req.read_intents:
+            return IntentResult(intents=[], entities=extract_entities(text, self.lexicon, self.plans),
+                                signals=read_signals(text, self.lexicon))
         brain = await self._ready()
-        readings, whole = await self._readings(text, brain)
+        readings, whole, vectors = await self._readings(text, brain)
         chosen = _decide(readings, brain.calibration.multi_intent_threshold)
         intents = [IntentScore(intent=brain.index.intents[r.intent], confidence=_conf(r.confidence), span=r.span)
                    for r in chosen]
@@ -326,6 +329,7 @@ class IntentAgent:
             entities=extract_entities(text, self.lexicon, self.plans),
             signals=read_signals(text, self.lexicon),
             alternatives=self._alternatives(whole, {r.intent for r in chosen}, brain.index.intents, text),
+            text_vector=vectors[0].tolist(),
         )
 
     async def read_slot(self, req: SlotRequest) -> SlotResult:
@@ -344,8 +348,9 @@ class IntentAgent:
         return self._brain.source if self._brain else None
 
     # -- internals --
-    async def _readings(self, text: str, brain: _Brain) -> tuple[list[_Reading], np.ndarray]:
-        """The whole message's reading and each clause's, plus the whole message's intent probabilities."""
+    async def _readings(self, text: str, brain: _Brain) -> tuple[list[_Reading], np.ndarray, np.ndarray]:
+        """The whole message's reading and each clause's, the whole message's intent probabilities, and the
+        embeddings (the whole message first)."""
         clauses = [c for c in split_clauses(text, self.lexicon) if not c.context]
         if len(clauses) < 2:
             clauses = []
@@ -356,7 +361,7 @@ class IntentAgent:
         spans = [(text, False)] + [(c.text, c.asks) for c in clauses]
         readings = [_Reading(int(row[:m].argmax()), float(row[:m].max()), span, pos, asks)
                     for pos, (row, (span, asks)) in enumerate(zip(probs, spans))]
-        return readings, probs[0, :m]
+        return readings, probs[0, :m], vectors
 
     def _alternatives(self, whole: np.ndarray, chosen: set[int], intents: list[str], text: str) -> list[IntentScore]:
         mi = self.lexicon.multi_intent

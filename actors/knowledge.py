@@ -39,7 +39,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 class KnowledgeSearch(Protocol):
     """What the agent needs from semantic memory (memory.semantic.SemanticMemory fits)."""
 
-    def search(self, query: str, *, k: int = ..., mode: str = ...) -> Any:  # .hits[i].section_id
+    def search(self, query: str, *, k: int = ..., mode: str = ...,
+               query_vector: np.ndarray | None = ...) -> Any:  # .hits[i].section_id
         ...
 
 
@@ -167,7 +168,8 @@ class KnowledgeAgent:
         return await asyncio.to_thread(self.answer_now, request)
 
     def answer_now(self, request: KnowledgeRequest) -> KnowledgeAnswer:
-        candidates, question_vec = self._candidates(request.question.strip(), request.intent, request.k)
+        given = np.asarray(request.question_vector, dtype=np.float32) if request.question_vector else None
+        candidates, question_vec = self._candidates(request.question.strip(), request.intent, request.k, given)
         return self._answer(candidates, question_vec, request.k)
 
     def best_similarity(self, question: str) -> float:
@@ -201,13 +203,18 @@ class KnowledgeAgent:
         answer = " ".join([q.text for q in quotes] + ([note] if note else []))
         return KnowledgeAnswer(answer=answer, citations=citations, confident=True, quotes=quotes, note=note)
 
-    def _candidates(self, question: str, intent: str | None, k: int) -> tuple[list[_Candidate], np.ndarray]:
+    def _candidates(self, question: str, intent: str | None, k: int,
+                    question_vec: np.ndarray | None = None) -> tuple[list[_Candidate], np.ndarray]:
         if not question:
             raise InvalidInput("a knowledge question must not be empty")
         if intent is not None and intent not in self._intent_docs:
             raise InvalidInput(f"unknown intent {intent!r} for a knowledge question; known: "
                                f"{', '.join(sorted(self._intent_docs))}")
-        hits = self.search.search(question, k=max(k, self.settings.retrieval.pool), mode="hybrid").hits
+        if question_vec is None or question_vec.ndim != 1:
+            question_vec = self._embed_question(question)
+        # One embedding of the question serves both the search and the sentence choice.
+        hits = self.search.search(question, k=max(k, self.settings.retrieval.pool), mode="hybrid",
+                                  query_vector=question_vec).hits
         sections: list[_Section] = []
         for hit in hits:
             # A hit the loaded KB does not know comes from an index built on another KB version; quoting it
@@ -215,7 +222,6 @@ class KnowledgeAgent:
             section = self._sections.get(hit.section_id)
             if section is not None and section not in sections:
                 sections.append(section)
-        question_vec = self._embed_question(question)
         if not sections:
             return [], question_vec
         sims = self._vectors_of([s.indexed_text for s in sections]) @ question_vec

@@ -69,6 +69,11 @@ class LocalClient:
     def start(self) -> str:
         return self._run(self.planner.start_conversation(OPERATIONS, NewConversation())).conversation_id
 
+    def close(self) -> None:
+        """Let episodes still being written finish, then close the loop."""
+        self._run(self.planner.drain())
+        self.loop.close()
+
     def send(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
         out = self._run(self.planner.handle_turn(OPERATIONS, conversation_id, MessageIn.model_validate(body)))
         return out.model_dump(mode="json")

@@ -49,6 +49,9 @@ class Signals(Msg):
 class IntentRequest(Msg):
     text: str
     conversation_id: str | None = None
+    # False when the message answers something we asked (a step result, a slot): only entities and signals are
+    # read, which skips the embedding model.
+    read_intents: bool = True
 
 
 class IntentResult(Msg):
@@ -59,6 +62,8 @@ class IntentResult(Msg):
     # Runner-up readings of the whole message, best first, for a "did you mean..." question when the top
     # intent is unsure. Not things the customer asked for: those are all in `intents`.
     alternatives: list[IntentScore] = []
+    # The whole message's unit-length embedding, so the knowledge agent does not embed the same text again.
+    text_vector: list[float] | None = None
 
     @property
     def top(self) -> IntentScore | None:
@@ -127,6 +132,8 @@ class KnowledgeRequest(Msg):
     question: str
     intent: str | None = None
     k: int = Field(default=3, ge=1, le=10)
+    # The question's embedding when the caller already has it (the intent agent's vector of the same text).
+    question_vector: list[float] | None = None
 
 
 class KnowledgeAnswer(Msg):

@@ -86,8 +86,7 @@ class Planner:
 
     async def feedback(self, principal: Principal, conversation_id: str, body: FeedbackIn) -> dict[str, Any]:
         state = await self._load(principal, conversation_id)
-        if self._background:  # this replica may still be writing the episodes the feedback is about
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.drain()  # this replica may still be writing the episodes the feedback is about
         state.feedback = body.model_dump()
         if self.episodes is not None:
             for issue in state.issues:
@@ -129,6 +128,11 @@ class Planner:
             task.add_done_callback(self._background.discard)
         return out
 
+    async def drain(self) -> None:
+        """Wait for the episodes this planner is still writing (before shutting down)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     async def _record_episodes(self, episodes: list[dict[str, Any]]) -> None:
         for episode in episodes:
             try:
@@ -137,10 +141,11 @@ class Planner:
                 log.exception("episode %s not written", episode["episode_id"])
 
     async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:
-        understood: IntentResult = await self._agent(
-            turn, "intent", self.intent.classify, IntentRequest(text=body.text, conversation_id=state.conversation_id))
-        turn.understood(understood)
         pending = self._pending(state)
+        understood: IntentResult = await self._agent(
+            turn, "intent", self.intent.classify, IntentRequest(
+                text=body.text, conversation_id=state.conversation_id, read_intents=pending is None))
+        turn.understood(understood)
         answer, has_answer = None, False
         if pending is not None:
             answer, has_answer = await self._read_answer(state, pending, body, turn)
@@ -215,6 +220,8 @@ class Planner:
         turn.parts.intent = top.intent
         turn.conflicting = conflicting_pair([k.intent for k in kept])
         turn.knowledge_question = state.pending_text if answered_choice and state.pending_text else body.text
+        if turn.knowledge_question == body.text:
+            turn.knowledge_vector = understood.text_vector
         state.pending_text = ""
         return True
 
@@ -233,7 +240,8 @@ class Planner:
         if turn.knowledge_question:
             knowledge_task = asyncio.create_task(self._agent(
                 turn, "knowledge", self.knowledge.answer,
-                KnowledgeRequest(question=turn.knowledge_question, intent=turn.parts.intent)))
+                KnowledgeRequest(question=turn.knowledge_question, intent=turn.parts.intent,
+                                 question_vector=turn.knowledge_vector)))
         try:
             await self._run_flows(state, turn, answer, has_answer)
         finally:

@@ -22,6 +22,7 @@ class TurnBuilder:
         self.citations = []
         self.conflicting: tuple[str, str] | None = None
         self.knowledge_question: str | None = None
+        self.knowledge_vector: list[float] | None = None
 
     # ---- what happened --------------------------------------------------------------------------------
     def agent(self, name: str, ms: float, attempts: int, mode: str) -> None:

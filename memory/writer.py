@@ -180,6 +180,12 @@ class Committer:
         if not rows and not dels:
             return t.version
         data = pa.Table.from_pylist(rows, schema=s.schema)
+        if not ups and not dels:
+            # Only new keys (checked above): a plain add. Measured on the turns table: 4 ms against 16-20 ms for
+            # the same rows through merge_insert, which every turn of every conversation pays.
+            t.add(data, on_bad_vectors="null")
+            self.commits += 1
+            return int(t.version)
         builder = t.merge_insert(s.key).when_matched_update_all().when_not_matched_insert_all()
         if dels:
             builder = builder.when_not_matched_by_source_delete(_in_list(s.key, sorted(dels)))
@@ -208,6 +214,9 @@ class WriterBase:
 
     def apply(self, ops: Sequence[Op]) -> WriteAck:
         raise NotImplementedError
+
+    async def apply_async(self, ops: Sequence[Op]) -> WriteAck:
+        return await asyncio.to_thread(self.apply, ops)
 
     def append(self, table: str, rows: Sequence[dict]) -> WriteAck:
         return self.apply([Op(table=table, kind="append", rows=list(rows))])
@@ -262,7 +271,7 @@ class WriterService:
     Plain class so it can be tested without Ray; `MemoryWriterActor` below is the Ray actor around it.
     """
 
-    def __init__(self, uri: str, group: str, *, max_batch_rows: int = 5_000, max_wait_s: float = 0.01,
+    def __init__(self, uri: str, group: str, *, max_batch_rows: int = 5_000, max_wait_s: float = 0.0,
                  compact_every_s: float = 300.0, cleanup_older_than_s: float = 600.0,
                  compact_every_commits: int = 200) -> None:
         tables = groups().get(group)
@@ -312,15 +321,20 @@ class WriterService:
             first = await self._queue.get()
             batch = [first]
             rows = first.rows
+            # Group commit: whatever queued up while the previous commit ran joins this batch. A positive
+            # max_wait_s also waits for stragglers, which trades latency (every lone turn pays it) for fewer commits.
             deadline = time.monotonic() + self.max_wait_s
             while rows < self.max_batch_rows:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    nxt = await asyncio.wait_for(self._queue.get(), timeout)
-                except asyncio.TimeoutError:
-                    break
+                if not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                else:
+                    timeout = deadline - time.monotonic()
+                    if timeout <= 0:
+                        break
+                    try:
+                        nxt = await asyncio.wait_for(self._queue.get(), timeout)
+                    except asyncio.TimeoutError:
+                        break
                 batch.append(nxt)
                 rows += nxt.rows
             try:
@@ -494,9 +508,23 @@ class RayWriter(WriterBase):
                         batch_requests=max((a.batch_requests for a in acks), default=1))
 
     async def apply_async(self, ops: Sequence[Op]) -> WriteAck:
-        """For async callers (Serve replicas): awaits the acks without blocking the event loop."""
-        acks = [await self.actor(g).apply.remote(o) for g, o in self._split(ops).items()]
-        return WriteAck(versions={t: v for a in acks for t, v in a.versions.items()}, rows=sum(a.rows for a in acks))
+        """For async callers (Serve replicas, the working-memory holder): awaits the acks without blocking the
+        event loop; retries a dead actor like apply()."""
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        acks: list[WriteAck] = []
+        for group, group_ops in self._split(ops).items():
+            for attempt in range(self.retries + 1):
+                try:
+                    acks.append(await asyncio.wait_for(self.actor(group).apply.remote(group_ops), self.timeout_s))
+                    break
+                except (RayActorError, ActorUnavailableError) as exc:
+                    if attempt == self.retries:
+                        raise BackendUnavailable(f"memory writer for {group!r} is unavailable: {exc}") from exc
+                    await asyncio.sleep(0.2 * (2 ** attempt))
+                    self._actors.pop(group, None)
+        return WriteAck(versions={t: v for a in acks for t, v in a.versions.items()}, rows=sum(a.rows for a in acks),
+                        batch_requests=max((a.batch_requests for a in acks), default=1))
 
     def compact(self) -> dict[str, Any]:
         import ray

@@ -28,7 +28,10 @@ def _local_runner(args: argparse.Namespace) -> Iterator[Callable]:
         uri = args.memory_uri or tmp
         print(f"memory: {memory_bootstrap(Settings(memory_uri=uri))}", file=sys.stderr)
         client = LocalClient(uri)
-        yield lambda scenario: run_scenario_with_agents(scenario, client)
+        try:
+            yield lambda scenario: run_scenario_with_agents(scenario, client)
+        finally:
+            client.close()
 
 
 def _role_key(settings: Any, role: str) -> str:

@@ -85,3 +85,27 @@ def test_bad_turns_are_typed_errors(wm):
     with pytest.raises(Exception, match="extra"):
         wm.record_turn("c", "customer", "x", patch={"colour": "red"})
     assert wm.get("never-seen", customer_id=None) is None
+
+
+def test_the_async_form_commits_in_order_refuses_a_stale_exchange_and_rebuilds_the_same(store, writer, clock):
+    import asyncio
+
+    from telco.errors import Conflict
+
+    wm = WorkingMemory(store, writer, clock=clock)
+
+    async def run():
+        first = await wm.record_exchange_async("conv-a", [("customer", "no signal", None), ("agent", "checking", "{}")],
+                                               customer_id="CUST-2", patch={"dialogue_state": "diagnosing"},
+                                               expected_seq=0)
+        with pytest.raises(Conflict):
+            await wm.record_exchange_async("conv-a", [("customer", "hello?", None)], expected_seq=0)
+        # Two exchanges racing on one conversation: the lock serialises them, each lands once, in order.
+        await asyncio.gather(*(wm.record_exchange_async("conv-a", [("customer", f"msg {n}", None)]) for n in range(5)))
+        return first, await wm.load_async("conv-a")
+
+    first, loaded = asyncio.run(run())
+    assert first.last_seq == 2 and loaded.last_seq == 7
+    assert [r["seq"] for r in wm.turns("conv-a")] == list(range(1, 8))
+    rebuilt = WorkingMemory(store, writer, clock=clock).rebuild("conv-a")
+    assert rebuilt.dialogue_state == "diagnosing" and rebuilt.last_seq == 7 and rebuilt.customer_id == "CUST-2"
