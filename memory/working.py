@@ -222,7 +222,7 @@ class WorkingMemory:
             state = self._cache.get(conversation_id) or self.rebuild(conversation_id)
             rows, new_state = self._exchange_rows(conversation_id, state, turns, customer_id, intents, patch,
                                                   expected_seq)
-            self.writer.append("turns", rows)
+            self.writer.apply([Op(table="turns", kind="append", rows=rows, fresh=True)])
             self._cache[conversation_id] = new_state
             return new_state.model_copy(deep=True)
 
@@ -235,10 +235,12 @@ class WorkingMemory:
         _check_exchange(conversation_id, turns)
         patch = self._clean_patch(patch)
         async with self._async_lock(conversation_id):
-            state = self._cache.get(conversation_id) or await asyncio.to_thread(self.rebuild, conversation_id)
+            state = self._cache.get(conversation_id)
+            if state is None and expected_seq != 0:  # 0: a new conversation (random id), nothing to rebuild
+                state = await asyncio.to_thread(self.rebuild, conversation_id)
             rows, new_state = self._exchange_rows(conversation_id, state, turns, customer_id, intents, patch,
                                                   expected_seq)
-            await self.writer.apply_async([Op(table="turns", kind="append", rows=rows)])
+            await self.writer.apply_async([Op(table="turns", kind="append", rows=rows, fresh=True)])
             self._cache[conversation_id] = new_state
             return new_state.model_copy(deep=True)
 

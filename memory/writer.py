@@ -48,6 +48,10 @@ class Op(BaseModel):
     kind: OpKind
     rows: list[dict[str, Any]] = Field(default_factory=list)
     keys: list[str] = Field(default_factory=list)
+    # Append only: the caller guarantees these keys were never written (e.g. a turn id carrying a sequence number
+    # its single owner checked), so the committer skips the existence scan, whose cost grows with every
+    # uncompacted fragment (measured 8 ms at 100 fragments, 37 ms at 500). A retried request is never fresh.
+    fresh: bool = False
 
 
 class WriteAck(BaseModel):
@@ -144,7 +148,9 @@ class Committer:
     def apply(self, ops: Sequence[Op]) -> dict[str, int]:
         versions: dict[str, int] = {}
         for table, (ups, apps, dels) in fold(ops).items():
-            versions[table] = self._with_retry(lambda: self._commit_table(table, ups, apps, dels))
+            key = spec(table).key
+            fresh = {r[key] for o in ops if o.table == table and o.kind == "append" and o.fresh for r in o.rows}
+            versions[table] = self._with_retry(lambda: self._commit_table(table, ups, apps, dels, fresh))
         return versions
 
     def _with_retry(self, fn) -> int:
@@ -168,13 +174,14 @@ class Committer:
             found.update(rows.column(key).to_pylist())
         return found
 
-    def _commit_table(self, table: str, ups: dict, apps: dict, dels: set[str]) -> int:
+    def _commit_table(self, table: str, ups: dict, apps: dict, dels: set[str], fresh: set[str] = frozenset()) -> int:
         s = spec(table)
         t = self.store.table(table)
         t.checkout_latest()
-        if apps:
+        to_check = [k for k in apps if k not in fresh]
+        if to_check:
             # Safe read-then-write: this committer is the only writer of the table.
-            existing = self._existing_keys(t, s.key, list(apps))
+            existing = self._existing_keys(t, s.key, to_check)
             apps = {k: r for k, r in apps.items() if k not in existing}
         rows = list(ups.values()) + list(apps.values())
         if not rows and not dels:
@@ -458,6 +465,10 @@ def stop_writers(uri: str) -> list[str]:
     return stopped
 
 
+def _not_fresh(ops: list[Op]) -> list[Op]:
+    return [o.model_copy(update={"fresh": False}) if o.fresh else o for o in ops]
+
+
 class RayWriter(WriterBase):
     """Client: splits ops by table group, sends each group's share to its actor, waits for the acks.
 
@@ -503,6 +514,7 @@ class RayWriter(WriterBase):
                         raise BackendUnavailable(f"memory writer for {group!r} is unavailable: {exc}") from exc
                     time.sleep(0.2 * (2 ** attempt))
                     self._actors.pop(group, None)
+                    group_ops = _not_fresh(group_ops)  # the dead actor may have committed them
         versions = {t: v for a in acks for t, v in a.versions.items()}
         return WriteAck(versions=versions, rows=sum(a.rows for a in acks),
                         batch_requests=max((a.batch_requests for a in acks), default=1))
@@ -523,6 +535,7 @@ class RayWriter(WriterBase):
                         raise BackendUnavailable(f"memory writer for {group!r} is unavailable: {exc}") from exc
                     await asyncio.sleep(0.2 * (2 ** attempt))
                     self._actors.pop(group, None)
+                    group_ops = _not_fresh(group_ops)  # the dead actor may have committed them
         return WriteAck(versions={t: v for a in acks for t, v in a.versions.items()}, rows=sum(a.rows for a in acks),
                         batch_requests=max((a.batch_requests for a in acks), default=1))
 

@@ -36,6 +36,19 @@ def test_fold_is_last_write_wins_and_append_never_overwrites():
     assert dels == {"c1:3"}
 
 
+def test_a_fresh_append_lands_once_and_its_retry_is_checked_again(store, writer):
+    from memory.writer import _not_fresh
+
+    first = Op(table="turns", kind="append", rows=[turn(1, "first"), turn(2)], fresh=True)
+    writer.apply([first])
+    retried = _not_fresh([first.model_copy(update={"rows": [turn(1, "retried"), turn(3)]})])
+    assert retried[0].fresh is False
+    writer.apply(retried)
+    rows = store.table("turns").to_arrow().to_pylist()
+    assert sorted(r["turn_id"] for r in rows) == ["c1:1", "c1:2", "c1:3"]
+    assert {r["turn_id"]: r["text"] for r in rows}["c1:1"] == "first"
+
+
 def test_appends_are_insert_if_absent_so_retries_do_not_duplicate(store, writer):
     writer.append("turns", [turn(1, "first"), turn(2)])
     writer.append("turns", [turn(1, "retry with other text"), turn(3)])
