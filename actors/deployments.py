@@ -142,11 +142,14 @@ class PlannerDeployment:
     def __init__(self, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any, oss_bss: Any,
                  memory_uri: str) -> None:
         from actors.conversation_store import memory_backed
+        from actors.llm_brain import brain_from_settings
         from actors.planner import Planner
+        from telco.config import get_settings
 
         store, episodes = memory_backed(memory_uri)
         self.planner = Planner(intent=intent, technical=technical, knowledge=knowledge, dialogue=dialogue,
-                               escalation=escalation, oss_bss=oss_bss, store=store, episodes=episodes)
+                               escalation=escalation, oss_bss=oss_bss, store=store, episodes=episodes,
+                               llm=brain_from_settings(get_settings(), memory_uri))  # None without an API key
 
     async def start_conversation(self, principal: Principal, body: NewConversation):
         return await self.planner.start_conversation(principal, body)

@@ -22,6 +22,7 @@ class TurnBuilder:
         self.citations = []
         self.conflicting: tuple[str, str] | None = None
         self.knowledge_question: str | None = None
+        self.llm: Any = None  # actors.llm_brain.LlmTurn on the Claude path
 
     # ---- what happened --------------------------------------------------------------------------------
     def agent(self, name: str, ms: float, attempts: int, mode: str) -> None:
