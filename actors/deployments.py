@@ -157,6 +157,13 @@ class PlannerDeployment:
     async def handle_turn(self, principal: Principal, conversation_id: str, body: MessageIn):
         return await self.planner.handle_turn(principal, conversation_id, body)
 
+    async def stream_turn(self, principal: Principal, conversation_id: str, body: MessageIn):
+        """handle_turn, with the model's reply delta by delta as it is written (call with stream=True)."""
+        from actors.llm_brain import turn_stream
+
+        async for item in turn_stream(self.planner.handle_turn, principal, conversation_id, body):
+            yield item
+
     async def get_conversation(self, principal: Principal, conversation_id: str):
         return await self.planner.get_conversation(principal, conversation_id)
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from actors.conversation import ConversationState
@@ -32,8 +31,10 @@ from telco.llm import Budget, CallRecord, LlmClient
 
 log = logging.getLogger(__name__)
 
-# Set by a streaming caller (Planner.stream_turn): each text delta of the reply is handed to it as it arrives.
-reply_sink: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("reply_sink", default=None)
+# Set by a streaming caller (turn_stream): gets ("meta", turn facts) before the reply's first delta, then
+# ("delta", text) for each delta as it arrives.
+Sink = Callable[[tuple[str, Any]], None]
+reply_sink: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("reply_sink", default=None)
 
 EpisodeExamples = Callable[[str, str], list[str]]  # (customer_id, text) -> short summaries of resolved episodes
 
@@ -90,15 +91,21 @@ class ClaudeBrain:
             return []
 
     # ---- call 2: the reply ------------------------------------------------------------------------------------
-    async def write_reply(self, lt: LlmTurn, parts: ReplyParts, draft: Reply, body: MessageIn) -> Reply:
-        """The reply in the model's words, streamed to the sink; the template reply when the model fails."""
+    async def write_reply(self, lt: LlmTurn, parts: ReplyParts, draft: Reply, body: MessageIn,
+                          meta: dict[str, Any] | None = None) -> Reply:
+        """The reply in the model's words, streamed to the sink (after `meta`, with the first delta); the template
+        reply when the model fails."""
         stream = self.client.stream_text("dialogue", dialogue_system(self.prompts),
                                          reply_request(parts, draft.text, body), budget=lt.budget,
                                          conversation_id=lt.conversation_id, turn_id=lt.turn_id)
         sink = reply_sink.get()
+        first = True
         async for delta in stream:
             if sink is not None:
-                sink(delta)
+                if first:
+                    sink(("meta", {"turn_id": lt.turn_id, "conversation_id": lt.conversation_id, **(meta or {})}))
+                    first = False
+                sink(("delta", delta))
         lt.records.extend(stream.records)
         if stream.mode != "llm" or not stream.text.strip():
             lt.degraded.append(f"dialogue: {stream.reason or 'empty'}: {stream.detail or 'the model wrote nothing'}")
@@ -112,6 +119,32 @@ class ClaudeBrain:
         trace.llm_calls = [LlmCall(**r.trace_fields()) for r in lt.records]
         trace.llm_sequential_calls = sum(r.sent for r in lt.records)  # the calls of a turn never overlap
         trace.degraded_reason = "; ".join(lt.degraded) or None
+
+
+async def turn_stream(handle_turn: Callable[..., Any], *args: Any) -> AsyncIterator[tuple[str, Any]]:
+    """Run handle_turn(*args) and yield ("meta", ...) and ("delta", text) while the model writes the reply,
+    then ("turn", TurnOut). An error of the turn is raised where the iteration stands."""
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    token = reply_sink.set(queue.put_nowait)
+    try:
+        task = asyncio.ensure_future(handle_turn(*args))  # the task copies the context, sink included
+    finally:
+        reply_sink.reset(token)
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+                continue
+            getter.cancel()
+            while not queue.empty():
+                yield queue.get_nowait()
+            yield "turn", task.result()
+            return
+    finally:
+        if not task.done():  # the client went away: the turn still completes and commits
+            await asyncio.shield(task)
 
 
 def brain_from_settings(settings: Any, memory_uri: str | None = None, *, http_client: Any = None
@@ -148,5 +181,3 @@ def episode_examples(store: Any, k: int = 3) -> EpisodeExamples:
     return similar
 
 
-def timed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

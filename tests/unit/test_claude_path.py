@@ -74,13 +74,16 @@ def test_a_typical_turn_is_two_calls_planned_then_written_and_traced(memory_uri)
 
 def test_the_reply_streams_to_a_sink_delta_by_delta(memory_uri):
     client, api = make(memory_uri, competent_reply)
-    deltas: list[str] = []
-    token = reply_sink.set(deltas.append)
+    events: list[tuple[str, object]] = []
+    token = reply_sink.set(events.append)
     try:
         _, turn = open_and_send(client, "Is there an outage in my area?")
     finally:
         reply_sink.reset(token)
-    assert len(deltas) > 1 and "".join(deltas).strip() == turn["reply"]
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "meta" and set(kinds[1:]) == {"delta"} and len(kinds) > 2
+    assert events[0][1]["turn_id"] == turn["turn_id"] and events[0][1]["status"] == turn["status"]
+    assert "".join(d for k, d in events if k == "delta").strip() == turn["reply"]
 
 
 def test_an_injected_credit_is_refused_by_policy_and_never_written(memory_uri):
