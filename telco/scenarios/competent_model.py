@@ -40,27 +40,31 @@ def _labels() -> dict[str, list[str]]:
     return out
 
 
-def plan_for(customer_text: str) -> dict[str, Any]:
+def plan_for(customer_text: str, labels: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """`labels`: further customer texts (lower-cased) and their intents, e.g. a benchmark's opening messages."""
     from telco.nlu.lexicon import load_lexicon
     from telco.nlu.signals import read_signals
 
-    intents = _labels().get(customer_text.strip().lower(), [])
+    key = customer_text.strip().lower()
+    intents = (labels or {}).get(key) or _labels().get(key, [])
     return {"intents": [{"intent": i, "confidence": 0.95} for i in intents],
             "signals": read_signals(customer_text, load_lexicon()).model_dump(),
             "next_action": {"kind": "follow_flow", "reason": "the intent's flow handles this"}}
 
 
-def competent_reply(body: dict[str, Any]) -> Reply:
+def competent_reply(body: dict[str, Any], labels: dict[str, list[str]] | None = None) -> Reply:
     said = last_user_text(body)
     if forced_tool(body) == PLAN_TOOL:
         found = _CUSTOMER.search(said)
-        return tool_use(PLAN_TOOL, plan_for(found.group(1) if found else said))
+        return tool_use(PLAN_TOOL, plan_for(found.group(1) if found else said, labels))
     found = _TEMPLATE.search(said)
     return text(found.group(1) if found else "Thanks for your message; let me look into it.")
 
 
-def competent_api(delay_s: float = 0.0, **kw: Any) -> ScriptedMessagesApi:
-    return ScriptedMessagesApi(competent_reply, delay_s=delay_s, **kw)
+def competent_api(delay_s: float = 0.0, labels: dict[str, list[str]] | None = None,
+                  **kw: Any) -> ScriptedMessagesApi:
+    known = {k.strip().lower(): v for k, v in (labels or {}).items()}
+    return ScriptedMessagesApi(lambda body: competent_reply(body, known), delay_s=delay_s, **kw)
 
 
 def with_fallback(script: Callable[[dict[str, Any]], Reply | None]) -> Callable[[dict[str, Any]], Reply]:
