@@ -84,6 +84,8 @@ class ClaudeBrain:
         customer = state.identity.verified_customer_id
         if self.episodes is None or customer is None:
             return []  # episodes are customer-scoped: nobody's are shown before we know whose conversation it is
+        if awaits_answer(state):
+            return []  # reading the answer to our own question: past cases do not help, and cost a search
         try:
             return await asyncio.to_thread(self.episodes, customer, text)
         except Exception:  # examples improve a prompt; their absence must not fail a turn
@@ -145,6 +147,13 @@ async def turn_stream(handle_turn: Callable[..., Any], *args: Any) -> AsyncItera
     finally:
         if not task.done():  # the client went away: the turn still completes and commits
             await asyncio.shield(task)
+
+
+def awaits_answer(state: ConversationState) -> bool:
+    if state.identify_run is not None and state.identify_run.pending is not None:
+        return True
+    active = state.active
+    return bool(active and active.run and active.run.pending)
 
 
 def brain_from_settings(settings: Any, memory_uri: str | None = None, *, http_client: Any = None

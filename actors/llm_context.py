@@ -78,7 +78,9 @@ def planner_system(prompts: Callable[[str], str], context: str) -> list[SystemBl
 
 
 def dialogue_system(prompts: Callable[[str], str]) -> list[SystemBlock]:
-    return [SystemBlock(prompts("dialogue")), SystemBlock(policy_text())]
+    # The catalogue tells the writer what each customer step and tool means; it also lifts this prefix above the
+    # API's minimum cacheable length (1024 tokens for Sonnet), below which nothing would be cached at all.
+    return [SystemBlock(prompts("dialogue")), SystemBlock(policy_text()), SystemBlock(catalogue_text())]
 
 
 def customer_context(state: ConversationState, episodes: list[str]) -> str:

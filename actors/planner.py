@@ -350,7 +350,7 @@ class Planner:
 
     async def _llm_reply(self, state: ConversationState, body: MessageIn, turn: TurnBuilder, draft: Any) -> Any:
         started = time.perf_counter()
-        meta = {"mode": "llm", "status": state.status,
+        meta = {"mode": turn.llm.mode, "status": state.status,
                 "intents": [i.model_dump(mode="json") for i in (turn.intents.intents if turn.intents else [])]}
         reply = await self.llm.write_reply(turn.llm, turn.parts, draft, body, meta)
         turn.agent("dialogue", (time.perf_counter() - started) * 1000, 1, reply.mode)

@@ -26,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.turns import APP_ENV, Customer, _load, _log, _pct, machine  # noqa: E402
+from bench.turns import APP_ENV, Customer, _load, _log, _pct, breakdown, machine  # noqa: E402
 
 # What a competent model would read in bench/turns.py's opening messages (the loopback model's only knowledge).
 OPENING_LABELS = {
@@ -51,18 +51,21 @@ def turn_figures(out: dict[str, Any], wall_ms: float) -> dict[str, Any]:
             "output": sum(c["output_tokens"] for c in calls), "cost_usd": sum(c["cost_usd"] for c in calls)}
 
 
-def play(url: str, turns: int, warmup: int, max_turns: int) -> tuple[list[dict[str, Any]], list[str]]:
+def play(url: str, turns: int, warmup: int, max_turns: int
+         ) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
     figures: list[dict[str, Any]] = []
+    samples: list[Any] = []
     with httpx.Client(base_url=url, timeout=60) as http:
         customer = Customer(http, max_turns)
         customer.reset_world()
         while len(figures) < turns + warmup and len(customer.errors) <= 10:
             sample = customer.turn()
             if sample is not None:
+                samples.append(sample)
                 figures.append(turn_figures(json.loads(customer.last_reply_json), sample.wall_ms))
             if len(figures) % 30 == 0:
                 customer.reset_world()  # device steps change the simulated world; keep flows comparable
-    return figures[warmup:], customer.errors
+    return figures[warmup:], samples[warmup:], customer.errors
 
 
 def summarise(figures: list[dict[str, Any]], delay_ms: float) -> dict[str, Any]:
@@ -113,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         with local_app(uri, env) as url:
             _log(f"app ready at {url} after {time.perf_counter() - started:.1f} s")
-            figures, errors = play(url, args.turns, args.warmup, args.max_turns)
+            figures, samples, errors = play(url, args.turns, args.warmup, args.max_turns)
     summary.update(summarise(figures, args.delay_ms))
+    summary["agents"] = breakdown(samples)  # planner and dialogue include their model call
     summary["errors"] = len(errors)
     summary["error_samples"] = errors[:3]
     summary["model_requests"] = len(api.requests)
