@@ -153,3 +153,29 @@ def test_scenarios_reach_their_end_states_with_a_competent_model(memory_uri, sce
     result = run_scenario_with_agents(scenario, client)
     assert result.passed, [c.detail for c in result.checks if not c.ok]
     assert api.requests and not api.problems
+
+
+def test_live_events_pass_the_model_deltas_through_and_fall_back_to_the_whole_turn():
+    import asyncio
+
+    from serve.api import TurnOut
+    from serve.sse import live_turn_events, parse_events
+    from telco.errors import Conflict
+
+    turn = TurnOut(turn_id="c:00001", conversation_id="c", reply="One. Two.", mode="llm")
+
+    async def frames(items):
+        async def gen():
+            for item in items:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        return b"".join([f async for f in live_turn_events(gen())]).decode()
+
+    live = parse_events(asyncio.run(frames([("meta", {"turn_id": "c:00001"}), ("delta", "One. "), ("delta", "Two."),
+                                            ("turn", turn)])))
+    assert [n for n, _ in live] == ["meta", "delta", "delta", "done"] and live[2][1] == {"index": 1, "text": "Two."}
+    whole = parse_events(asyncio.run(frames([("turn", turn.model_dump(mode="json"))])))
+    assert [n for n, _ in whole] == ["meta", "delta", "delta", "done"] and whole[0][1]["mode"] == "llm"
+    broken = parse_events(asyncio.run(frames([("meta", {}), ("delta", "One. "), Conflict("another turn won")])))
+    assert broken[-1] == ("error", {"code": "conflict", "message": "another turn won"})
