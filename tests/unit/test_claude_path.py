@@ -145,8 +145,7 @@ def test_a_schema_violation_gets_one_repair_then_degrades(memory_uri):
     assert "is_error" in json.dumps(api.requests[1].body["messages"][-1])
 
 
-@pytest.mark.parametrize("scenario_id", ["data-mobile-data-off", "goodwill-above-limit",
-                                         "bb-drops-overheating-wfh"])
+@pytest.mark.parametrize("scenario_id", ["data-mobile-data-off", "human-agent-request"])
 def test_scenarios_reach_their_end_states_with_a_competent_model(memory_uri, scenario_id):
     client, api = make(memory_uri, competent_reply)
     scenario = next(s for s in load_scenarios() if s.id == scenario_id)
@@ -179,3 +178,29 @@ def test_live_events_pass_the_model_deltas_through_and_fall_back_to_the_whole_tu
     assert [n for n, _ in whole] == ["meta", "delta", "delta", "done"] and whole[0][1]["mode"] == "llm"
     broken = parse_events(asyncio.run(frames([("meta", {}), ("delta", "One. "), Conflict("another turn won")])))
     assert broken[-1] == ("error", {"code": "conflict", "message": "another turn won"})
+
+
+def test_prompts_come_from_the_registry_with_the_customers_own_resolved_episodes(memory_uri):
+    from actors.llm_context import RolePrompts
+    from memory.prompts import PromptRegistry
+    from memory.store import connect
+    from memory.writer import LocalWriter
+
+    store = connect(memory_uri)
+    registry = PromptRegistry(store, LocalWriter(store))
+    registry.register("planner", "You plan turns for a test operator. Registry version.", status="active")
+    seen: list[str] = []
+
+    def episodes(customer_id: str, text: str) -> list[str]:
+        seen.append(customer_id)
+        return [f"mobile data resolved after 2 turns for {customer_id}"]
+    api = ScriptedMessagesApi(competent_reply, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))
+    client = LocalClient(memory_uri, llm=ClaudeBrain(llm_kit.client(api), RolePrompts(registry), episodes))
+    open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
+    system = api.requests[0].body["system"]
+    assert system[0]["text"] == "You plan turns for a test operator. Registry version."
+    assert "resolved after 2 turns for C1001" in system[-1]["text"] and seen == ["C1001"]
+    # before identity is proved nobody's episodes are shown
+    open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.",
+                  Principal(key_id="ops", role="operations"))
+    assert seen == ["C1001"] and "Similar issues" not in api.requests[2].body["system"][-1]["text"]
