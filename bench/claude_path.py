@@ -5,7 +5,8 @@ Starts a local Ray cluster and the app with an API key set and its base URL poin
 (telco/scenarios/competent_model.py: answers from the request, after --delay-ms), then plays bench/turns.py's
 sequential customer on the app channel. Per turn: wall latency, the LLM calls on the critical path, tokens in and
 out and how much of the input was read from the (simulated) prompt cache. Targets: typical turns make at most two
-sequential LLM calls and take at most 2 x delay + 60 ms.
+sequential LLM calls and take at most 2 x delay + 60 ms. Then a few opening turns as server-sent events: when the
+model's first words reach the client.
 
 These are the loopback's figures: the tokens are estimated (characters / 4) and the cache is simulated by the
 scripted API (telco/llm/cache_sim.py, Claude's documented rules in simple form). Nothing here measures Claude.
@@ -68,6 +69,33 @@ def play(url: str, turns: int, warmup: int, max_turns: int
     return figures[warmup:], samples[warmup:], customer.errors
 
 
+def first_words(url: str, turns: int) -> dict[str, Any]:
+    """Opening turns with Accept: text/event-stream: when the first delta of the model's reply arrives, and when
+    the stream ends (after the turn is committed)."""
+    from bench.turns import ADMIN_KEY, CUSTOMER_KEY, OPENINGS
+
+    first, whole, live = [], [], 0
+    customer = {"Authorization": f"Bearer {CUSTOMER_KEY}"}
+    with httpx.Client(base_url=url, timeout=60) as http:
+        http.post("/v1/admin/sandbox/world", headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                  json={"fixture": "demo"})
+        for n in range(turns):
+            cid = http.post("/v1/conversations", headers=customer, json={"channel": "app"}).json()["conversation_id"]
+            started, seen, events = time.perf_counter(), None, []
+            with http.stream("POST", f"/v1/conversations/{cid}/messages", json={"text": OPENINGS[n % len(OPENINGS)]},
+                             headers={**customer, "Accept": "text/event-stream"}) as resp:
+                for line in resp.iter_lines():
+                    if line.startswith("event: "):
+                        events.append(line[7:])
+                        if line == "event: delta" and seen is None:
+                            seen = (time.perf_counter() - started) * 1000
+            whole.append((time.perf_counter() - started) * 1000)
+            first.append(seen if seen is not None else whole[-1])
+            live += events[:1] == ["meta"] and events[-1:] == ["done"]
+    return {"turns": turns, "first_delta_p50_ms": round(_pct(first, 50), 1),
+            "stream_end_p50_ms": round(_pct(whole, 50), 1), "well_formed": live}
+
+
 def summarise(figures: list[dict[str, Any]], delay_ms: float) -> dict[str, Any]:
     wall = [f["wall_ms"] for f in figures]
     seq = [f["sequential"] for f in figures]
@@ -102,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=6, help="turns not counted (lazy loading, cache writes)")
     parser.add_argument("--max-turns", type=int, default=6, help="turns per conversation before starting over")
+    parser.add_argument("--sse-turns", type=int, default=12, help="opening turns timed as server-sent events")
     args = parser.parse_args(argv)
 
     from serve.local_app import local_app
@@ -117,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         with local_app(uri, env) as url:
             _log(f"app ready at {url} after {time.perf_counter() - started:.1f} s")
             figures, samples, errors = play(url, args.turns, args.warmup, args.max_turns)
+            streamed = first_words(url, args.sse_turns)
     summary.update(summarise(figures, args.delay_ms))
     summary["agents"] = breakdown(samples)  # planner and dialogue include their model call
+    summary["sse"] = streamed
     summary["errors"] = len(errors)
     summary["error_samples"] = errors[:3]
     summary["model_requests"] = len(api.requests)
