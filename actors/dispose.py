@@ -11,7 +11,7 @@ What the customer wrote can widen none of this: the tools, their checks and the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,6 @@ REFUSED_NOTICE = "policy_refused"
 class Disposal:
     settled: bool = False  # the proposal did what this turn's new issues asked: no flow needs to run for them
     handoff: EscalationDecision | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 async def dispose(action: ProposedAction | None, state: ConversationState, turn: TurnBuilder, oss_bss: Any,

@@ -13,7 +13,7 @@ from actors.messages import Principal
 from memory.bootstrap import memory_bootstrap
 from serve.api import MessageIn, NewConversation
 from telco.config import LlmBudget, Settings
-from telco.llm.scripted import ScriptedMessagesApi, overloaded, text, tool_use
+from telco.llm.scripted import ScriptedMessagesApi, overloaded, tool_use
 from telco.scenarios import load_scenarios
 from telco.scenarios.agents_driver import run_scenario_with_agents
 from telco.scenarios.competent_model import PLAN_TOOL, competent_reply, plan_for, with_fallback
