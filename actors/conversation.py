@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr
 
 from actors.messages import Identity, IntentScore, Msg
 from serve.api import HandoffOut, TranscriptTurn, TurnOut
+from telco.llm.accounting import Totals
 from telco.playbooks.runner import RunState
 
 Status = Literal["open", "waiting_customer", "resolved", "handed_off"]
@@ -42,6 +43,7 @@ class ConversationState(Msg):
     created_at: datetime
     updated_at: datetime
     feedback: dict[str, Any] | None = None
+    llm_spent: Totals = Totals()  # what this conversation spent on the model: its budget is checked against it
     # Sequence number of the last logged turn when this state was loaded: commits are conditional on it.
     _log_seq: int | None = PrivateAttr(default=None)
 

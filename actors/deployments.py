@@ -142,17 +142,27 @@ class PlannerDeployment:
     def __init__(self, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any, oss_bss: Any,
                  memory_uri: str) -> None:
         from actors.conversation_store import memory_backed
+        from actors.llm_brain import brain_from_settings
         from actors.planner import Planner
+        from telco.config import get_settings
 
         store, episodes = memory_backed(memory_uri)
         self.planner = Planner(intent=intent, technical=technical, knowledge=knowledge, dialogue=dialogue,
-                               escalation=escalation, oss_bss=oss_bss, store=store, episodes=episodes)
+                               escalation=escalation, oss_bss=oss_bss, store=store, episodes=episodes,
+                               llm=brain_from_settings(get_settings(), memory_uri))  # None without an API key
 
     async def start_conversation(self, principal: Principal, body: NewConversation):
         return await self.planner.start_conversation(principal, body)
 
     async def handle_turn(self, principal: Principal, conversation_id: str, body: MessageIn):
         return await self.planner.handle_turn(principal, conversation_id, body)
+
+    async def stream_turn(self, principal: Principal, conversation_id: str, body: MessageIn):
+        """handle_turn, with the model's reply delta by delta as it is written (call with stream=True)."""
+        from actors.llm_brain import turn_stream
+
+        async for item in turn_stream(self.planner.handle_turn, principal, conversation_id, body):
+            yield item
 
     async def get_conversation(self, principal: Principal, conversation_id: str):
         return await self.planner.get_conversation(principal, conversation_id)

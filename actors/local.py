@@ -25,7 +25,8 @@ from telco.scenarios.spec import Scenario
 OPERATIONS = Principal(key_id="local-operations", role="operations")
 
 
-def compose(memory_uri: str, oss_bss: OssBss | None = None) -> tuple[Planner, OssBss]:
+def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> tuple[Planner, OssBss]:
+    """`llm`: an actors.llm_brain.ClaudeBrain for the Claude path; None runs every agent offline."""
     from actors.conversation_store import memory_backed
     from memory.embed import get_embedder
     from memory.semantic import SemanticMemory
@@ -39,16 +40,16 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None) -> tuple[Planner, Os
     planner = Planner(intent=IntentAgent(), technical=TechnicalAgent(oss_bss, procedural_source(memory_uri)),
                       knowledge=knowledge,
                       dialogue=DialogueAgent(), escalation=EscalationAgent(), oss_bss=oss_bss,
-                      store=conversations, episodes=episodes)
+                      store=conversations, episodes=episodes, llm=llm)
     return planner, oss_bss
 
 
 class LocalClient:
     """A ScenarioClient over the in-process system (see telco.scenarios.agents_driver)."""
 
-    def __init__(self, memory_uri: str) -> None:
+    def __init__(self, memory_uri: str, llm: Any = None) -> None:
         self.loop = asyncio.new_event_loop()
-        self.planner, self.oss_bss = compose(memory_uri)
+        self.planner, self.oss_bss = compose(memory_uri, llm=llm)
 
     def _run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)

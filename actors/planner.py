@@ -59,10 +59,11 @@ def utcnow() -> datetime:
 class Planner:
     def __init__(self, *, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any,
                  oss_bss: Any, store: ConversationStore, episodes: EpisodeSink | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, llm: Any = None) -> None:
         self.intent, self.technical, self.knowledge = intent, technical, knowledge
         self.dialogue, self.escalation, self.oss_bss = dialogue, escalation, oss_bss
         self.store, self.episodes, self.clock = store, episodes, clock
+        self.llm = llm  # actors.llm_brain.ClaudeBrain when an API key is configured; None: offline
         self._background: set[asyncio.Task] = set()
 
     # ---- conversations ---------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ class Planner:
         state = await self._load(principal, conversation_id)
         seq = state.turns + 1
         turn = TurnBuilder(conversation_id, seq)
+        turn.llm = self.llm.begin(state, seq) if self.llm is not None else None
         if state.status == "handed_off":
             turn.parts.handoff = EscalationDecision(escalate=True, rule="already_with_person",
                                                     reason=state.handoff.reason if state.handoff else "",
@@ -116,6 +118,8 @@ class Planner:
         else:
             await self._progress(state, body, turn)
         reply = await self._agent(turn, "dialogue", self.dialogue.compose, turn.parts)
+        if turn.llm is not None:
+            reply = await self._llm_reply(state, body, turn, reply)
         out = turn.finish(state, reply, latency_ms=(time.perf_counter() - started) * 1000)
         state.turns, state.updated_at = seq, self.clock()
         ended = self._name_ended_episodes(state)
@@ -142,9 +146,7 @@ class Planner:
 
     async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:
         pending = self._pending(state)
-        understood: IntentResult = await self._agent(
-            turn, "intent", self.intent.classify, IntentRequest(
-                text=body.text, conversation_id=state.conversation_id, read_intents=pending is None))
+        understood: IntentResult = await self._understand(state, body, turn, pending)
         turn.understood(understood)
         answer, has_answer = None, False
         if pending is not None:
@@ -158,6 +160,8 @@ class Planner:
             return
         if pending is not None and not has_answer:
             return  # re-asked; nothing else moves this turn
+        if turn.llm is not None and await self._dispose_proposal(state, turn):
+            return
         await self._advance(state, turn, answer, has_answer)
 
     # ---- reading the customer --------------------------------------------------------------------------
@@ -327,6 +331,39 @@ class Planner:
         turn.escalated(decision)
         if decision.rule:
             turn.informed.append(decision.rule)  # the customer is told why a person takes over
+
+    # ---- the Claude path (actors/llm_brain.py): the model proposes, code disposes ------------------------
+    async def _understand(self, state: ConversationState, body: MessageIn, turn: TurnBuilder,
+                          pending: Any) -> IntentResult:
+        if turn.llm is not None:
+            started = time.perf_counter()
+            understood = await self.llm.understand(turn.llm, state, body)
+            turn.agent("planner", (time.perf_counter() - started) * 1000, 1, "llm" if understood else "degraded")
+            if understood is not None and (understood.intents or pending is not None):
+                return understood  # else the model found no intent where one is needed: the classifier reads it
+        return await self._agent(turn, "intent", self.intent.classify, IntentRequest(
+            text=body.text, conversation_id=state.conversation_id, read_intents=pending is None))
+
+    async def _dispose_proposal(self, state: ConversationState, turn: TurnBuilder) -> bool:
+        """True when the proposal handed the conversation to a person (nothing else moves this turn)."""
+        from actors.dispose import dispose
+
+        plan = turn.llm.plan
+        done = await dispose(plan.next_action if plan else None, state, turn, self.oss_bss,
+                             turn.llm.issues_before, self.clock())
+        if done.handoff is not None:
+            await self._hand_over(state, done.handoff, turn)
+            return True
+        return False
+
+    async def _llm_reply(self, state: ConversationState, body: MessageIn, turn: TurnBuilder, draft: Any) -> Any:
+        started = time.perf_counter()
+        meta = {"mode": turn.llm.mode, "status": state.status,
+                "intents": [i.model_dump(mode="json") for i in (turn.intents.intents if turn.intents else [])]}
+        reply = await self.llm.write_reply(turn.llm, turn.parts, draft, body, meta)
+        turn.agent("dialogue", (time.perf_counter() - started) * 1000, 1, reply.mode)
+        self.llm.finish(turn.llm, state, turn.trace)
+        return reply
 
     # ---- plumbing --------------------------------------------------------------------------------------
     async def _agent(self, turn: TurnBuilder, name: str, method: Any, request: Any) -> Any:

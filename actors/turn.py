@@ -23,6 +23,7 @@ class TurnBuilder:
         self.conflicting: tuple[str, str] | None = None
         self.knowledge_question: str | None = None
         self.knowledge_vector: list[float] | None = None
+        self.llm: Any = None  # actors.llm_brain.LlmTurn on the Claude path
 
     # ---- what happened --------------------------------------------------------------------------------
     def agent(self, name: str, ms: float, attempts: int, mode: str) -> None:

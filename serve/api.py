@@ -96,6 +96,8 @@ class LlmCall(Body):
     cache_creation_input_tokens: int = 0
     ms: float = 0
     outcome: Literal["ok", "repaired", "failed", "skipped"] = "ok"
+    cost_usd: float = 0  # an estimate from the price table (telco/data/llm_prices.yaml)
+    error: str | None = None  # why a call failed or was skipped (budget, open circuit, timeout, schema)
 
 
 class TurnTrace(Body):
@@ -103,6 +105,8 @@ class TurnTrace(Body):
     tools: list[ToolTrace] = []
     memory_hits: list[MemoryHit] = []
     llm_calls: list[LlmCall] = []
+    llm_sequential_calls: int = 0  # LLM requests on the turn's critical path (one after another)
+    degraded_reason: str | None = None  # mode "degraded": why the offline brain answered instead of the model
     playbook: str | None = None
     playbook_step: str | None = None
     escalation_rule: str | None = None

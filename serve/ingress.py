@@ -56,6 +56,12 @@ async def _remote(call: Awaitable[Any]) -> Any:
         raise as_telco_error(exc) from None
 
 
+async def _prepend(first: Any, rest: Any) -> Any:
+    yield first
+    async for item in rest:
+        yield item
+
+
 def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
                clock: Callable[[], float] = time.monotonic) -> FastAPI:
     settings = settings or get_settings()
@@ -119,6 +125,13 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
                                f"the limit is {max_chars}",
                                errors=[{"location": "body", "field": "text",
                                         "problem": f"at most {max_chars} characters"}])
+        if settings.mode == "llm" and sse.wants_stream(request.headers.get("accept")):
+            # The model's reply is passed through as it is written; a failure before the first event still
+            # answers with its own HTTP status.
+            items = planner.options(stream=True).stream_turn.remote(principal, conversation_id, body)
+            first = await _remote(items.__anext__())
+            return StreamingResponse(sse.live_turn_events(_prepend(first, items)), media_type=sse.MEDIA_TYPE,
+                                     headers=sse.HEADERS)
         turn: TurnOut = await _remote(planner.handle_turn.remote(principal, conversation_id, body))
         if sse.wants_stream(request.headers.get("accept")):
             return StreamingResponse(sse.turn_events(turn), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)

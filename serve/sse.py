@@ -4,6 +4,11 @@ The planner returns a whole turn, and in offline mode the reply exists in full b
 the deltas are the reply cut at sentence and line ends. Concatenating the `text` of every delta gives the reply
 exactly, which is what a client renders progressively. Errors are reported before the stream opens (with their
 own HTTP status), never in the middle of one.
+
+On the Claude path (live_turn_events) the deltas are the model's, passed through as it writes them; `meta` comes
+with the first of them and `done` once the turn is committed. If the model fails mid-reply, `done` says mode
+"degraded" and its `reply` (the template reply) replaces what was shown: `done.reply` is always the reply. An
+error after the stream opened (the commit failed) is an `error` event with an ErrorOut.
 """
 from __future__ import annotations
 
@@ -43,6 +48,32 @@ async def turn_events(turn: TurnOut) -> AsyncIterator[bytes]:
     for i, chunk in enumerate(reply_chunks(turn.reply)):
         yield event("delta", {"index": i, "text": chunk})
     yield event("done", turn.model_dump(mode="json"))
+
+
+async def live_turn_events(items: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[bytes]:
+    """SSE from the planner's turn_stream: ("meta", facts), ("delta", text)... then ("turn", TurnOut).
+    When the model wrote nothing live (offline brain, degraded before the first delta), it is turn_events."""
+    live, index = False, 0
+    try:
+        async for kind, data in items:
+            if kind == "meta":
+                live = True
+                yield event("meta", data)
+            elif kind == "delta":
+                yield event("delta", {"index": index, "text": data})
+                index += 1
+            elif kind == "turn":
+                turn = data if isinstance(data, TurnOut) else TurnOut.model_validate(data)
+                if live:
+                    yield event("done", turn.model_dump(mode="json"))
+                else:
+                    async for frame in turn_events(turn):
+                        yield frame
+    except Exception as exc:  # noqa: BLE001 - the stream is open: the failure can only be told as an event
+        from serve.errors import as_telco_error  # here: clients that only parse events need no ray import
+
+        err = as_telco_error(exc)
+        yield event("error", {"code": err.code, "message": err.message})
 
 
 def parse_events(raw: str) -> list[tuple[str, Any]]:

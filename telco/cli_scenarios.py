@@ -69,6 +69,31 @@ def _api_runner(args: argparse.Namespace) -> Iterator[Callable]:
 
 
 @contextlib.contextmanager
+def _api_runner_scripted_model(args: argparse.Namespace) -> Iterator[Callable]:
+    """The api runner with the Claude path on: a fresh app whose Messages API is a loopback competent model."""
+    from serve.local_app import local_app
+    from telco.config import get_settings
+    from telco.llm.loopback import serve as serve_loopback
+    from telco.scenarios.agents_driver import HttpClient, run_scenario_with_agents
+    from telco.scenarios.competent_model import competent_api
+
+    api = competent_api(delay_s=args.model_delay_ms / 1000)
+    with tempfile.TemporaryDirectory(prefix="telco-api-") as tmp, serve_loopback(api) as base_url, \
+            local_app(args.memory_uri or tmp, {"TELCO_ANTHROPIC__API_KEY": "sk-scripted-competent",
+                                               "TELCO_ANTHROPIC__BASE_URL": base_url,
+                                               "TELCO_LIMITS__RATE_PER_MINUTE": "100000",
+                                               "OMP_NUM_THREADS": "1"}) as url:
+        settings = get_settings()
+        client = HttpClient(url, _role_key(settings, "operations"), _role_key(settings, "admin"))
+        try:
+            yield lambda scenario: run_scenario_with_agents(scenario, client)
+        finally:
+            client.close()
+            print(json.dumps({"scripted_model_requests": len(api.requests), "problems": api.problems[:5]}),
+                  file=sys.stderr)
+
+
+@contextlib.contextmanager
 def _playbook_runner(args: argparse.Namespace) -> Iterator[Callable]:
     from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
@@ -89,7 +114,13 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
             print(f"no scenario with id in {args.only}", file=sys.stderr)
             return 2
     results = []
-    with RUNNERS[args.runner](args) as run_one:
+    runner = RUNNERS[args.runner]
+    if getattr(args, "model", "none") == "scripted-competent":
+        if args.runner != "api":
+            print("--model scripted-competent needs --runner api", file=sys.stderr)
+            return 2
+        runner = _api_runner_scripted_model
+    with runner(args) as run_one:
         for scenario in scenarios:
             result = run_one(scenario)
             results.append(result)
@@ -97,7 +128,10 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
             if args.verbose:
                 for ex in result.outcome.transcript:
                     print(f"      {ex.who:>13}: {ex.text[:300]}")
-    print(json.dumps(summarise(results, args.runner)))
+    summary = summarise(results, args.runner)
+    if getattr(args, "model", "none") != "none":
+        summary["model"] = args.model  # a scripted stand-in: these figures say nothing about Claude
+    print(json.dumps(summary))
     return 0
 
 
@@ -110,4 +144,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--verbose", "-v", action="store_true", help="print every check and the transcript")
     run.add_argument("--memory-uri", help="local runner: memory location (default: a fresh temporary directory)")
     run.add_argument("--url", help="api runner: the app's base URL (default: settings)")
+    run.add_argument("--model", choices=["none", "scripted-competent"], default="none",
+                     help="api runner: scripted-competent starts a fresh app with the Claude path on, its Messages "
+                          "API a loopback model that answers from the scenario labels (wiring check, not Claude)")
+    run.add_argument("--model-delay-ms", type=float, default=0.0,
+                     help="with --model scripted-competent: how long the loopback model takes per request")
     run.set_defaults(func=cmd_scenarios_run)

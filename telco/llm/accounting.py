@@ -20,7 +20,7 @@ GroupKey = Literal["turn_id", "agent", "conversation_id", "model"]
 
 # The fields of serve.api.LlmCall, the per-call entry of a turn's trace (telco does not import the HTTP layer).
 TRACE_FIELDS = ("agent", "model", "input_tokens", "output_tokens", "cache_read_input_tokens",
-                "cache_creation_input_tokens", "ms", "outcome")
+                "cache_creation_input_tokens", "ms", "outcome", "cost_usd", "error")
 
 
 class CallRecord(BaseModel):
