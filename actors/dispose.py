@@ -2,7 +2,8 @@
 
 - follow_flow, read, customer_step: the flows keep their own order (diagnostics first, one customer step at a
   time), so these are advice, recorded in the trace and not run.
-- write: run through the OSS/BSS port like any flow's write, so the same policy checks apply in the tool layer
+- write: only while no flow is running (a running flow owns its issue's writes); run through the OSS/BSS port
+  like any flow's write, so the same policy checks apply in the tool layer
   (identity verified, own records, limits from telco/data/policy.yaml). Refused, it becomes a sentence to the
   customer saying what cannot be done and why, and the turn's flow goes on as offline; nothing is written.
   Done, it settles the issues opened this turn (their flows would otherwise do the same write again).
@@ -41,6 +42,9 @@ async def dispose(action: ProposedAction | None, state: ConversationState, turn:
     if action.kind == "handoff":
         out.handoff = EscalationDecision(escalate=True, rule="model_proposed_handoff", queue=action.queue or "support",
                                          reason=action.reason or "the assistant judged a person should take over")
+        return out
+    if any(issue.status == "active" for issue in state.issues):
+        # A running flow owns the writes of its issue; a second path to the same write could apply it twice.
         return out
     port = RemoteToolPort(oss_bss, state.conversation_id, state.identity)
     key = f"{state.conversation_id}/proposed/{state.turns + 1}/{action.name}"
