@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from actors.messages import Identity
-from telco.errors import InvalidInput, TelcoError, error_from_dict
+from telco.errors import BackendUnavailable, InvalidInput, TelcoError, error_from_dict
+from telco.sandbox import handoff_queue
 from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps
 from telco.sandbox.faults import inject_fault, list_faults
 from telco.sandbox.state import Sandbox
@@ -25,12 +26,27 @@ class ToolOutcome(BaseModel):
     identity: Identity
 
 
+class Chaos(BaseModel):
+    """Injected trouble for drills and tests: every tool call is slowed, and/or the backend is unavailable."""
+
+    latency_ms: float = 0
+    unavailable: bool = False
+
+
 class OssBss:
     def __init__(self, world: str | dict[str, Any] = "demo") -> None:
         self.sandbox = _build(world)
+        self.chaos = Chaos()
 
     async def call_tool(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
                         idempotency_key: str | None = None) -> ToolOutcome:
+        if self.chaos.latency_ms:
+            import asyncio
+
+            await asyncio.sleep(self.chaos.latency_ms / 1000)
+        if self.chaos.unavailable:
+            return ToolOutcome(error=BackendUnavailable(f"the OSS/BSS backend is unavailable ({name})").to_dict(),
+                               identity=identity)
         port = LocalToolPort(self.sandbox, conversation_id, identity.verified_customer_id, identity.failed_attempts)
         try:
             result = await port.call(name, args, idempotency_key)
@@ -68,6 +84,26 @@ class OssBss:
 
     async def ping(self) -> str:
         return "ok"
+
+    # ---- operations: drills, network recovery, the handoff queue -----------------------------------------
+    async def set_chaos(self, chaos: dict[str, Any]) -> dict[str, Any]:
+        self.chaos = Chaos.model_validate(chaos)
+        return self.chaos.model_dump()
+
+    async def restore_area(self, area_id: str) -> dict[str, Any]:
+        from telco.sandbox.recovery import restore_area
+
+        return restore_area(self.sandbox, area_id)
+
+    async def handoffs(self, op: str, *args: Any) -> Any:
+        """The handoff queue: op is list, get, claim, check_holder or resolve (telco/sandbox/handoff_queue.py)."""
+        if op == "list":
+            return [h.model_dump(mode="json") for h in handoff_queue.list_handoffs(self.sandbox, *args)]
+        fn = {"get": handoff_queue.get_handoff, "claim": handoff_queue.claim_handoff,
+              "check_holder": handoff_queue.check_holder, "resolve": handoff_queue.resolve_handoff}.get(op)
+        if fn is None:
+            raise InvalidInput(f"unknown handoff operation {op!r}")
+        return fn(self.sandbox, *args).model_dump(mode="json")
 
 
 def _build(spec: str | dict[str, Any]) -> Sandbox:

@@ -59,10 +59,11 @@ def utcnow() -> datetime:
 class Planner:
     def __init__(self, *, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any,
                  oss_bss: Any, store: ConversationStore, episodes: EpisodeSink | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, ops: Any = None) -> None:
         self.intent, self.technical, self.knowledge = intent, technical, knowledge
         self.dialogue, self.escalation, self.oss_bss = dialogue, escalation, oss_bss
         self.store, self.episodes, self.clock = store, episodes, clock
+        self.ops = ops  # actors.operations.Operations: area incidents, metrics, the monitor
         self._background: set[asyncio.Task] = set()
 
     # ---- conversations ---------------------------------------------------------------------------------
@@ -94,6 +95,8 @@ class Planner:
                 if issue.episode_id:
                     await self.episodes.feedback(issue.episode_id, state.customer_id, body.csat, body.resolved)
         await self.store.save_state(state)
+        if self.ops is not None:
+            self.ops.feedback(body.csat, body.resolved)
         return {"conversation_id": conversation_id, "recorded": True}
 
     async def _load(self, principal: Principal, conversation_id: str) -> ConversationState:
@@ -121,6 +124,8 @@ class Planner:
         state.turns, state.updated_at = seq, self.clock()
         ended = self._name_ended_episodes(state)
         await self.store.commit(state, TurnRecord(turn_id=out.turn_id, seq=seq, customer_text=body.text, out=out))
+        if self.ops is not None:
+            self.ops.after_commit(out, ended)
         if self.episodes is not None and ended:
             # After the commit and off the reply's path: an episode is derived from turns that are already
             # durable, so a lost episode write can be rebuilt from the log.
@@ -153,6 +158,8 @@ class Planner:
             return
         if pending is not None and not has_answer:
             return  # re-asked; nothing else moves this turn
+        if pending is None and self.ops is not None:
+            await self.ops.screen(state, turn)  # an area incident is told before any troubleshooting
         await self._advance(state, turn, answer, has_answer)
 
     # ---- reading the customer --------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""What the planner does for operations around a turn, in one place so planner.py only calls in:
+
+- `screen`: before any troubleshooting, a connectivity report is checked against the area's incidents; a
+  customer of an area with an open incident is told about it first and not walked through fixes that cannot help.
+- `after_commit`: the committed turn goes to the Ray metrics and, without waiting, to the monitor actor.
+- `feedback`: the customer's rating goes to the CSAT metric.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from actors.conversation import ConversationState, Issue
+from actors.incidents import Incident, Report, Verdict, incident_config, notice
+from actors.metrics import EndedIssue, record_feedback, record_turn
+from actors.monitor import TurnSample
+from actors.oss_bss import RemoteToolPort
+from actors.turn import TurnBuilder
+from serve.api import TurnOut
+from telco.errors import TelcoError
+
+log = logging.getLogger(__name__)
+
+
+class Operations:
+    def __init__(self, oss_bss: Any, incidents: Any = None, monitor: Any = None) -> None:
+        """`incidents` and `monitor`: Ray actor handles or in-process objects (IncidentBook, MonitorService)."""
+        self.oss_bss, self.incidents, self.monitor = oss_bss, incidents, monitor
+
+    @classmethod
+    def in_ray(cls, oss_bss: Any, memory_uri: str) -> "Operations":
+        from actors.incidents import incident_actor
+        from actors.monitor import monitor_actor
+
+        return cls(oss_bss, incident_actor(), monitor_actor(memory_uri))
+
+    # ---- before troubleshooting ----------------------------------------------------------------------------
+    async def screen(self, state: ConversationState, turn: TurnBuilder) -> Incident | None:
+        """Report a connectivity issue that is about to start; tell the customer of an open area incident."""
+        issue = state.active or state.next_pending
+        cfg = incident_config()
+        customer_id = state.identity.verified_customer_id
+        if self.incidents is None or issue is None or issue.run is not None or issue.intent not in cfg.intents \
+                or customer_id is None:
+            return None
+        service = cfg.intents[issue.intent]
+        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
+        try:
+            details = await port.call("get_customer_details", {"customer_id": customer_id})
+            area = details["address"]["area_id"]
+            status = await port.call("get_network_status", {"area_id": area, **({"service": service} if service else {})})
+        except TelcoError as err:  # no area view: troubleshoot as usual
+            log.warning("area check skipped for %s: %s", state.conversation_id, err)
+            return None
+        finally:
+            turn.tool_calls(port.calls)
+        report = Report(area_id=area, service=service, customer_id=customer_id,
+                        at=datetime.now(timezone.utc), outages=status.get("active_outages", []))
+        verdict = Verdict.model_validate(await _call(self.incidents.report, report.model_dump(mode="json")))
+        if verdict.incident is None:
+            return None
+        self._tell(state, issue, verdict.incident, turn)
+        return verdict.incident
+
+    @staticmethod
+    def _tell(state: ConversationState, issue: Issue, incident: Incident, turn: TurnBuilder) -> None:
+        turn.parts.messages.insert(0, notice(incident))
+        turn.parts.informed.append("area_incident")
+        turn.informed.append("area_incident")
+        # Nothing the customer or we could do fixes an area outage: the issue ends here, told.
+        issue.status, issue.closed_at = "resolved", datetime.now(timezone.utc)
+
+    async def recheck(self, area_id: str) -> Incident | None:
+        """Ask the network about an area now; an incident whose outage is over closes."""
+        if self.incidents is None:
+            return None
+        from actors.messages import Identity
+
+        port = RemoteToolPort(self.oss_bss, "operations", Identity())
+        status = await port.call("get_network_status", {"area_id": area_id})
+        closed = await _call(self.incidents.recheck, area_id, status.get("active_outages", []),
+                             datetime.now(timezone.utc))
+        return Incident.model_validate(closed) if isinstance(closed, dict) else closed
+
+    async def incidents(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Area incidents, newest first; open ones are first checked against the network (and closed if over)."""
+        if self.incidents is None:
+            return []
+        for area in await _call(self.incidents.open_areas):
+            await self.recheck(area)
+        return await _call(self.incidents.list, status)
+
+    async def alerts(self, severity: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        if self.monitor is None:
+            return []
+        return await _call(self.monitor.alerts, None, severity, limit)
+
+    # ---- after the commit --------------------------------------------------------------------------------
+    def after_commit(self, out: TurnOut, ended: list[Issue]) -> None:
+        issues = [EndedIssue(intent=i.intent, outcome=i.status, turns=i.turns) for i in ended]
+        record_turn(out, issues)
+        if self.monitor is not None:
+            sample = TurnSample.of(out, [i.outcome for i in issues]).model_dump()
+            try:
+                if hasattr(self.monitor.observe, "remote"):
+                    self.monitor.observe.remote(sample)  # fire and forget: never on the turn's critical path
+            except Exception:
+                log.exception("monitor not fed")
+
+    def feedback(self, csat: int, resolved: bool) -> None:
+        record_feedback(csat, resolved)
+
+
+async def _call(method: Any, *args: Any) -> Any:
+    if hasattr(method, "remote"):
+        return await method.remote(*args)
+    import inspect
+
+    result = method(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    if isinstance(result, list):
+        return [r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in result]
+    return result.model_dump(mode="json") if hasattr(result, "model_dump") else result
