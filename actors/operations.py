@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class Operations:
     def __init__(self, oss_bss: Any, incidents: Any = None, monitor: Any = None) -> None:
         """`incidents` and `monitor`: Ray actor handles or in-process objects (IncidentBook, MonitorService)."""
-        self.oss_bss, self.incidents, self.monitor = oss_bss, incidents, monitor
+        self.oss_bss, self.book, self.monitor = oss_bss, incidents, monitor
 
     @classmethod
     def in_ray(cls, oss_bss: Any, memory_uri: str) -> "Operations":
@@ -41,7 +41,7 @@ class Operations:
         issue = state.active or state.next_pending
         cfg = incident_config()
         customer_id = state.identity.verified_customer_id
-        if self.incidents is None or issue is None or issue.run is not None or issue.intent not in cfg.intents \
+        if self.book is None or issue is None or issue.run is not None or issue.intent not in cfg.intents \
                 or customer_id is None:
             return None
         service = cfg.intents[issue.intent]
@@ -57,7 +57,7 @@ class Operations:
             turn.tool_calls(port.calls)
         report = Report(area_id=area, service=service, customer_id=customer_id,
                         at=datetime.now(timezone.utc), outages=status.get("active_outages", []))
-        verdict = Verdict.model_validate(await _call(self.incidents.report, report.model_dump(mode="json")))
+        verdict = Verdict.model_validate(await _call(self.book.report, report.model_dump(mode="json")))
         if verdict.incident is None:
             return None
         self._tell(state, issue, verdict.incident, turn)
@@ -73,23 +73,23 @@ class Operations:
 
     async def recheck(self, area_id: str) -> Incident | None:
         """Ask the network about an area now; an incident whose outage is over closes."""
-        if self.incidents is None:
+        if self.book is None:
             return None
         from actors.messages import Identity
 
         port = RemoteToolPort(self.oss_bss, "operations", Identity())
         status = await port.call("get_network_status", {"area_id": area_id})
-        closed = await _call(self.incidents.recheck, area_id, status.get("active_outages", []),
+        closed = await _call(self.book.recheck, area_id, status.get("active_outages", []),
                              datetime.now(timezone.utc))
         return Incident.model_validate(closed) if isinstance(closed, dict) else closed
 
     async def incidents(self, status: str | None = None) -> list[dict[str, Any]]:
         """Area incidents, newest first; open ones are first checked against the network (and closed if over)."""
-        if self.incidents is None:
+        if self.book is None:
             return []
-        for area in await _call(self.incidents.open_areas):
+        for area in await _call(self.book.open_areas):
             await self.recheck(area)
-        return await _call(self.incidents.list, status)
+        return await _call(self.book.list, status)
 
     async def alerts(self, severity: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         if self.monitor is None:
