@@ -87,16 +87,17 @@ def turn_had_error(out: TurnOut) -> bool:
     """A system error, not a refusal: a degraded reply, an agent retried, or a backend that was unavailable."""
     t = out.trace
     return (t.mode == "degraded" or any(a.attempts > 1 for a in t.agents)
-            or any(not x.ok and _is_outage_error(x.error) for x in t.tools))
+            or backend_down(out))
+
+
+def backend_down(out: TurnOut) -> bool:
+    """A back-end system answered unavailable this turn (even when a cached answer covered for it)."""
+    return any(x.error and "unavailable" in x.error.lower() for x in out.trace.tools)
 
 
 def handed_over(out: TurnOut) -> bool:
     # The transfer itself, not the status: later messages of a handed-off conversation are not new escalations.
     return any(x.name == "transfer_to_person" and x.ok for x in out.trace.tools)
-
-
-def _is_outage_error(error: str | None) -> bool:
-    return bool(error) and "unavailable" in error.lower()
 
 
 def llm_tokens(out: TurnOut) -> int:

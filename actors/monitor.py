@@ -91,14 +91,14 @@ class TurnSample(BaseModel):
 
     @classmethod
     def of(cls, out: TurnOut, ended: Iterable[str] = (), at: float | None = None) -> "TurnSample":
-        from actors.metrics import llm_tokens
+        from actors.metrics import backend_down, llm_tokens
 
         t = out.trace
         agents: dict[str, float] = {}
         for a in t.agents:
             agents[a.agent] = agents.get(a.agent, 0.0) + a.ms
         failed = {a.agent for a in t.agents if a.attempts > 1}
-        if any(not x.ok and x.error and "unavailable" in x.error.lower() for x in t.tools):
+        if backend_down(out):
             failed.add("oss_bss")
         if t.mode == "degraded":
             failed.add(TURN)

@@ -23,6 +23,24 @@ from telco.errors import TelcoError
 log = logging.getLogger(__name__)
 
 
+def backend_notices() -> dict[str, str]:
+    from actors.backend_cache import BACKENDS_FILE
+
+    import yaml
+
+    return {k: " ".join(v.split()) for k, v in
+            yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8"))["notices"].items()}
+
+
+def _system(message: str) -> str:
+    # The chaos message names the tool; the customer hears about the system, not the tool.
+    from actors.backend_cache import system_of
+
+    tool = message.rsplit("(", 1)[-1].rstrip(")") if "(" in message else ""
+    return {"oss": "our network diagnostics", "bss": "our account systems",
+            "crm": "our ticketing"}.get(system_of(tool), "one of our systems")
+
+
 class Operations:
     def __init__(self, oss_bss: Any, incidents: Any = None, monitor: Any = None) -> None:
         """`incidents` and `monitor`: Ray actor handles or in-process objects (IncidentBook, MonitorService)."""
@@ -82,6 +100,45 @@ class Operations:
         closed = await _call(self.book.recheck, area_id, status.get("active_outages", []),
                              datetime.now(timezone.utc))
         return Incident.model_validate(closed) if isinstance(closed, dict) else closed
+
+    # ---- a back-end system down ---------------------------------------------------------------------------
+    async def backend_down(self, state: ConversationState, turn: TurnBuilder, exc: BaseException) -> bool:
+        """A system the issue needs is down: say so plainly and log a ticket so nobody has to chase it. False
+        when `exc` is not an unavailable back end (the caller re-raises it)."""
+        from serve.errors import as_telco_error
+
+        err = as_telco_error(exc) if not isinstance(exc, TelcoError) else exc
+        if err.code != "backend_unavailable":
+            return False
+        issue = state.active or state.next_pending
+        turn.degraded = err.message
+        turn.agent("oss_bss", 0, 1, "degraded")
+        notices = backend_notices()
+        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
+        intent = issue.intent if issue else "unknown"
+        try:
+            ticket = await port.call("open_ticket", {
+                "category": "technical", "priority": "high", "customer_id": state.identity.verified_customer_id,
+                "subject": f"{intent.replace('_', ' ')}: could not be handled, a back-end system was down",
+                "details": {"conversation_id": state.conversation_id, "error": err.message}},
+                idempotency_key=f"{state.conversation_id}/backend_down/{turn.seq}")
+        except TelcoError:
+            ticket = None
+        finally:
+            turn.tool_calls(port.calls)
+        if ticket is None:
+            if issue is not None:
+                issue.status, issue.run = "pending", None  # picked up again on the customer's next message
+            turn.parts.messages.append(notices["without_ticket"])
+            turn.informed.append("backend_unavailable")
+            return True
+        turn.parts.messages.append(notices["with_ticket"].format(system=_system(err.message),
+                                                                 ticket_id=ticket["ticket_id"]))
+        turn.informed.append("backend_unavailable_ticket")
+        if issue is not None:
+            issue.status, issue.closed_at = "escalated", datetime.now(timezone.utc)
+        state.status = "open"
+        return True
 
     async def incidents(self, status: str | None = None) -> list[dict[str, Any]]:
         """Area incidents, newest first; open ones are first checked against the network (and closed if over)."""

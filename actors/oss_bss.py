@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from typing import Literal
 
+from pydantic import BaseModel, Field
+
+from actors.backend_cache import READS, system_of
 from actors.messages import Identity
 from telco.errors import BackendUnavailable, InvalidInput, TelcoError, error_from_dict
 from telco.sandbox import handoff_queue
@@ -29,8 +32,8 @@ class ToolOutcome(BaseModel):
 class Chaos(BaseModel):
     """Injected trouble for drills and tests: every tool call is slowed, and/or the backend is unavailable."""
 
-    latency_ms: float = 0
-    unavailable: bool = False
+    latency_ms: float = Field(default=0, ge=0, le=60_000)
+    unavailable: list[Literal["oss", "bss", "crm"]] = []  # systems that are down (telco/data/backends.yaml)
 
 
 class OssBss:
@@ -44,7 +47,7 @@ class OssBss:
             import asyncio
 
             await asyncio.sleep(self.chaos.latency_ms / 1000)
-        if self.chaos.unavailable:
+        if system_of(name) in self.chaos.unavailable:
             return ToolOutcome(error=BackendUnavailable(f"the OSS/BSS backend is unavailable ({name})").to_dict(),
                                identity=identity)
         port = LocalToolPort(self.sandbox, conversation_id, identity.verified_customer_id, identity.failed_attempts)
@@ -133,15 +136,22 @@ class RemoteToolPort:
         return Identity(verified_customer_id=self.verified_customer_id, failed_attempts=self.failed_identity_attempts)
 
     async def call(self, name: str, args: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        who = self.verified_customer_id
         outcome = await _invoke(self.service.call_tool, self.conversation_id, self.identity, name, args,
                                 idempotency_key)
         self.verified_customer_id = outcome.identity.verified_customer_id
         self.failed_identity_attempts = outcome.identity.failed_attempts
+        error = outcome.error
+        cached = READS.get(name, args, who) if error and error.get("code") == "backend_unavailable" else None
         self.calls.append({"name": name, "kind": TOOLS[name].kind if name in TOOLS else "read", "args": args,
-                           "ok": outcome.error is None,
-                           "error": outcome.error["message"] if outcome.error else None})
-        if outcome.error is not None:
-            raise error_from_dict(outcome.error)
+                           "ok": error is None or cached is not None,
+                           "error": (error["message"] + ("; answered from cache" if cached is not None else ""))
+                           if error else None})
+        if cached is not None:
+            return cached
+        if error is not None:
+            raise error_from_dict(error)
+        READS.put(name, args, who, outcome.result or {})
         return outcome.result or {}
 
 

@@ -243,6 +243,9 @@ class Planner:
                 KnowledgeRequest(question=turn.knowledge_question, intent=turn.parts.intent)))
         try:
             await self._run_flows(state, turn, answer, has_answer)
+        except Exception as exc:
+            if self.ops is None or not await self.ops.backend_down(state, turn, exc):
+                raise
         finally:
             if knowledge_task is not None:
                 spec = load_intents().get(turn.parts.intent or "")

@@ -162,13 +162,20 @@ def test_slowdown_and_error_burst_raise_the_right_alerts(app, http):
         say(http, C1001, "my internet keeps dropping")
     try:
         ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={"latency_ms": 1200}))
-        slow = [say(http, C1001, "my internet keeps dropping")[1] for _ in range(2)]
+        slow = [say(http, C1001, "my internet keeps dropping")[1] for _ in range(3)]
         assert all(o["trace"]["latency_ms"] > 3000 for o in slow)
-        ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={"unavailable": True}))
-        for _ in range(3):
-            say(http, C1001, "my internet keeps dropping")
+        ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={"unavailable": ["oss"]}))
+        down = [say(http, C1001, "my internet keeps dropping")[1] for _ in range(6)]
     finally:
         ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={}))
+
+    # The network systems down: a plain degraded answer and a ticket, never an error page.
+    world = ok(http.get("/v1/admin/sandbox/world", headers=h(ADMIN)))
+    for o in down:
+        assert o["mode"] == "degraded" and "backend_unavailable_ticket" in o["informed"], o["reply"]
+        ticket = o["reply"].split("ticket ")[1].split(" ")[0]
+        assert ticket in world["tickets"] and world["tickets"][ticket]["customer_id"] == "C1001"
+        assert "not reachable" in o["reply"]
 
     def found():
         alerts = ok(http.get("/v1/ops/alerts", headers=h(OPS)))
