@@ -1,6 +1,7 @@
 """Area incidents: when several customers of one area report connectivity problems within a window, an incident
-is opened (linked to the network's outage records where there are any), later customers of that area are told
-about it before any troubleshooting, and it closes when the network recovers.
+is opened, linked to the network's outage records; later customers of that area are told about it before any
+troubleshooting, and it closes when the network recovers. Many reports with nothing on the network open an
+unconfirmed incident for operations to investigate; customers hear of it once the network confirms it.
 
 `IncidentBook` is a plain class (tested without Ray); `incident_actor` is the detached named actor that every
 planner replica shares, so reports arriving at different replicas count towards one incident. The rules are data
@@ -24,6 +25,7 @@ INCIDENTS_NAME = "telco-incidents"
 class IncidentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     min_customers: int = Field(ge=2)
+    min_customers_unconfirmed: int = Field(ge=2)
     window_s: float = Field(gt=0)
     quiet_close_s: float = Field(gt=0)
     intents: dict[str, Literal["mobile", "broadband"] | None]
@@ -63,7 +65,7 @@ class Report(BaseModel):
 
 
 class Verdict(BaseModel):
-    incident: Incident | None = None  # the open incident the customer should be told about
+    incident: Incident | None = None  # the open, confirmed incident the customer should be told about
     opened: bool = False  # this report opened it
     closed: Incident | None = None  # an incident this report found recovered
 
@@ -90,23 +92,24 @@ class IncidentBook:
             if r.customer_id not in current.customers:
                 current.customers.append(r.customer_id)
             current.last_report_at = r.at
-            verdict.incident = current
+            if not current.outage_ids and r.outages:
+                _link(current, r.outages)  # the network now confirms what the customers were saying
+            verdict.incident = current if current.outage_ids else None
             return verdict
         key = (r.area_id, r.service)
         since = r.at - timedelta(seconds=self.cfg.window_s)
         recent = [(t, c) for t, c in self.reports.get(key, []) if t >= since] + [(r.at, r.customer_id)]
         self.reports[key] = recent
         customers = list(dict.fromkeys(c for _, c in recent))
-        if len(customers) >= self.cfg.min_customers:
-            outages = r.outages
+        confirmed = bool(r.outages) and len(customers) >= self.cfg.min_customers
+        if confirmed or len(customers) >= self.cfg.min_customers_unconfirmed:
             self.reports[key] = []
-            incident = Incident(
-                incident_id=f"INC-{uuid.uuid4().hex[:8].upper()}", area_id=r.area_id, service=r.service,
-                opened_at=r.at, last_report_at=r.at, customers=customers,
-                outage_ids=[o["id"] for o in outages], cause=next((o.get("cause") for o in outages), None),
-                expected_end=next((o.get("expected_end") for o in outages if o.get("expected_end")), None))
+            incident = Incident(incident_id=f"INC-{uuid.uuid4().hex[:8].upper()}", area_id=r.area_id,
+                                service=r.service, opened_at=r.at, last_report_at=r.at, customers=customers)
+            _link(incident, r.outages)
             self.incidents[incident.incident_id] = incident
-            verdict.incident, verdict.opened = incident, True
+            verdict.opened = True
+            verdict.incident = incident if confirmed else None
         return verdict
 
     def recheck(self, area_id: str, outages: list[dict[str, Any]], at: datetime) -> Incident | None:
@@ -135,6 +138,12 @@ class IncidentBook:
 
     def open_areas(self) -> list[str]:
         return sorted({i.area_id for i in self.incidents.values() if i.status == "open"})
+
+
+def _link(incident: Incident, outages: list[dict[str, Any]]) -> None:
+    incident.outage_ids = [o["id"] for o in outages]
+    incident.cause = next((o.get("cause") for o in outages), None)
+    incident.expected_end = next((o.get("expected_end") for o in outages if o.get("expected_end")), None)
 
 
 def _still_down(incident: Incident, outages: list[dict[str, Any]]) -> bool:

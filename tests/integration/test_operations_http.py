@@ -219,6 +219,8 @@ def test_turn_metrics_reach_the_ray_metrics_endpoint(app, http):
 
     families = eventually(exported, timeout_s=60, every_s=2)
     assert families, sorted(n for n in scrape() if "telco" in n)
+    names = {s.name for samples in families.values() for s in samples}
+    assert {"ray_telco_turns_total", "ray_telco_agent_latency_ms_bucket", "ray_telco_turn_errors_total"} <= names
     turns = sum(s.value for s in families["ray_telco_turns"] if s.name.endswith("_total") or s.name == "ray_telco_turns")
     assert turns >= 1
     agents = {s.labels.get("agent") for s in families["ray_telco_agent_latency_ms"]}

@@ -54,13 +54,33 @@ def test_recovery_closes_the_incident_and_the_next_report_starts_afresh():
     assert report(book, "C9", 7, outages=[]).incident is None
 
 
-def test_an_incident_without_outage_data_closes_after_a_quiet_period():
+def test_no_outage_behind_a_few_reports_opens_nothing():
     book = IncidentBook()
-    for i in range(3):
+    for i in range(incident_config().min_customers_unconfirmed - 1):
+        assert report(book, f"C{i}", i, outages=[]).incident is None
+    assert book.list() == []
+
+
+def test_reports_without_outage_data_open_an_unconfirmed_incident_customers_are_not_told_of():
+    book = IncidentBook()
+    n = incident_config().min_customers_unconfirmed
+    verdicts = [report(book, f"C{i}", i, outages=[]) for i in range(n)]
+    assert not any(v.incident for v in verdicts) and verdicts[-1].opened
+    (incident,) = book.list("open")
+    assert incident.outage_ids == [] and len(incident.customers) == n
+    # The network confirms: from now on customers are told.
+    confirmed = report(book, "C99", n, outages=DOWN)
+    assert confirmed.incident is not None and confirmed.incident.outage_ids == ["DSLAM-1"]
+
+
+def test_an_unconfirmed_incident_closes_after_a_quiet_period():
+    book = IncidentBook()
+    n = incident_config().min_customers_unconfirmed
+    for i in range(n):
         report(book, f"C{i}", i, outages=[])
-    assert book.recheck("A-1", [], T0 + timedelta(minutes=10)) is None
+    assert book.recheck("A-1", [], T0 + timedelta(minutes=n + 10)) is None
     quiet = incident_config().quiet_close_s / 60
-    assert book.recheck("A-1", [], T0 + timedelta(minutes=3 + quiet)).status == "closed"
+    assert book.recheck("A-1", [], T0 + timedelta(minutes=n + quiet)).status == "closed"
 
 
 # ---- back end down: the cache of safe reads -------------------------------------------------------------------
