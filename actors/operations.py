@@ -54,13 +54,12 @@ class Operations:
         return cls(oss_bss, incident_actor(), monitor_actor(memory_uri))
 
     # ---- before troubleshooting ----------------------------------------------------------------------------
-    async def screen(self, state: ConversationState, turn: TurnBuilder) -> Incident | None:
-        """Report a connectivity issue that is about to start; tell the customer of an open area incident."""
-        issue = state.active or state.next_pending
+    async def screen(self, state: ConversationState, issue: Issue, turn: TurnBuilder) -> Incident | None:
+        """Report a connectivity issue about to be troubleshot; tell the customer of a confirmed area incident
+        (and end the issue: nothing they or we could do fixes an area outage)."""
         cfg = incident_config()
         customer_id = state.identity.verified_customer_id
-        if self.book is None or issue is None or issue.run is not None or issue.intent not in cfg.intents \
-                or customer_id is None:
+        if self.book is None or issue.run is not None or issue.intent not in cfg.intents or customer_id is None:
             return None
         service = cfg.intents[issue.intent]
         port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
@@ -86,7 +85,7 @@ class Operations:
         turn.parts.messages.insert(0, notice(incident))
         turn.parts.informed.append("area_incident")
         turn.informed.append("area_incident")
-        # Nothing the customer or we could do fixes an area outage: the issue ends here, told.
+        issue.turns += 1
         issue.status, issue.closed_at = "resolved", datetime.now(timezone.utc)
 
     async def recheck(self, area_id: str) -> Incident | None:

@@ -158,8 +158,6 @@ class Planner:
             return
         if pending is not None and not has_answer:
             return  # re-asked; nothing else moves this turn
-        if pending is None and self.ops is not None:
-            await self.ops.screen(state, turn)  # an area incident is told before any troubleshooting
         await self._advance(state, turn, answer, has_answer)
 
     # ---- reading the customer --------------------------------------------------------------------------
@@ -277,6 +275,8 @@ class Planner:
                         reason=f"the customer asked for {spec.description.lower()}"), turn)
                     return
                 issue.status = "active"
+                if self.ops is not None and await self.ops.screen(state, issue, turn):
+                    continue  # an area incident, told before any troubleshooting, ends the issue
             spec = catalogue[issue.intent]
             issue.turns += 1
             run = await self._technical(state, turn, issue.run, None if issue.run else spec.playbook,
