@@ -151,16 +151,14 @@ class PlannerDeployment:
     def __init__(self, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any, oss_bss: Any,
                  memory_uri: str) -> None:
         from actors.conversation_store import memory_backed
-        from actors.planner import Planner
-
+        from actors.handoffs import HandoffDesk
         from actors.operations import Operations
+        from actors.planner import Planner
 
         store, episodes = memory_backed(memory_uri)
         self.planner = Planner(intent=intent, technical=technical, knowledge=knowledge, dialogue=dialogue,
                                escalation=escalation, oss_bss=oss_bss, store=store, episodes=episodes,
                                ops=Operations.in_ray(oss_bss, memory_uri))
-        from actors.handoffs import HandoffDesk
-
         self.desk = HandoffDesk(oss_bss, store, episodes)
 
     async def start_conversation(self, principal: Principal, body: NewConversation):

@@ -32,13 +32,10 @@ def backend_notices() -> dict[str, str]:
             yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8"))["notices"].items()}
 
 
-def _system(message: str) -> str:
-    # The chaos message names the tool; the customer hears about the system, not the tool.
-    from actors.backend_cache import system_of
-
-    tool = message.rsplit("(", 1)[-1].rstrip(")") if "(" in message else ""
+def _system(err: TelcoError) -> str:
+    # The customer hears which of our systems is down, in words, never the tool's name.
     return {"oss": "our network diagnostics", "bss": "our account systems",
-            "crm": "our ticketing"}.get(system_of(tool), "one of our systems")
+            "crm": "our ticketing"}.get(str(err.details.get("system")), "one of our systems")
 
 
 class Operations:
@@ -131,7 +128,7 @@ class Operations:
             turn.parts.messages.append(notices["without_ticket"])
             turn.informed.append("backend_unavailable")
             return True
-        turn.parts.messages.append(notices["with_ticket"].format(system=_system(err.message),
+        turn.parts.messages.append(notices["with_ticket"].format(system=_system(err),
                                                                  ticket_id=ticket["ticket_id"]))
         turn.informed.append("backend_unavailable_ticket")
         if issue is not None:

@@ -6,9 +6,8 @@ playbook can branch on and never looks like a crashed replica to the caller's re
 """
 from __future__ import annotations
 
-from typing import Any
-
-from typing import Literal
+import asyncio
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,7 +29,7 @@ class ToolOutcome(BaseModel):
 
 
 class Chaos(BaseModel):
-    """Injected trouble for drills and tests: every tool call is slowed, and/or the backend is unavailable."""
+    """Injected trouble for drills and tests: every tool call slowed, and/or whole systems unavailable."""
 
     latency_ms: float = Field(default=0, ge=0, le=60_000)
     unavailable: list[Literal["oss", "bss", "crm"]] = []  # systems that are down (telco/data/backends.yaml)
@@ -44,11 +43,10 @@ class OssBss:
     async def call_tool(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
                         idempotency_key: str | None = None) -> ToolOutcome:
         if self.chaos.latency_ms:
-            import asyncio
-
             await asyncio.sleep(self.chaos.latency_ms / 1000)
         if system_of(name) in self.chaos.unavailable:
-            return ToolOutcome(error=BackendUnavailable(f"the OSS/BSS backend is unavailable ({name})").to_dict(),
+            return ToolOutcome(error=BackendUnavailable(f"the {system_of(name).upper()} system is unavailable ({name})",
+                                                      system=system_of(name), tool=name).to_dict(),
                                identity=identity)
         port = LocalToolPort(self.sandbox, conversation_id, identity.verified_customer_id, identity.failed_attempts)
         try:

@@ -141,7 +141,8 @@ def test_backend_down_gives_a_degraded_answer_with_a_ticket():
                               identity=Identity(verified_customer_id="C1001"),
                               issues=[Issue(intent="broadband_drops", confidence=0.9, opened_at=now, status="active")])
     turn = TurnBuilder("conv-d", 1)
-    down = BackendUnavailable("the OSS/BSS backend is unavailable (get_router_status)")
+    down = BackendUnavailable("the OSS system is unavailable (get_router_status)", system="oss",
+                              tool="get_router_status")
     assert asyncio.run(ops.backend_down(state, turn, down))
     assert turn.degraded and "backend_unavailable_ticket" in turn.informed
     (ticket,) = service.sandbox.world.tickets.values()
