@@ -64,6 +64,9 @@ class MonitorConfig(_Cfg):
     min_samples: int = Field(ge=1)
     cooldown_s: float = Field(ge=0)
     baseline_samples: int = Field(ge=1)
+    max_window_turns: int = Field(default=20_000, ge=10)
+    evaluate_every_s: float = Field(default=1.0, ge=0)
+    small_window: int = Field(default=500, ge=1)
     webhook_url: str | None = None
     webhook_timeout_s: float = Field(default=2.0, gt=0)
     limits: dict[Literal["response_time_s", "tokens_per_turn", "error_rate", "intent_drift", "resource_use"], Limit]
@@ -166,7 +169,9 @@ class Monitor:
                  resource_use: Callable[[], float | None] | None = None) -> None:
         self.cfg = config or MonitorConfig.load()
         self.resource_use = resource_use
-        self.window: deque[TurnSample] = deque()
+        self.window: deque[TurnSample] = deque(maxlen=self.cfg.max_window_turns)
+        self.recent: deque[TurnSample] = deque(maxlen=self.cfg.min_samples)  # what trends compare
+        self.last_judged = float("-inf")
         self.baseline_intents: Counter = Counter()
         self.baseline_n = 0
         self.latency = Ewma(self.cfg.trend.alpha)
@@ -178,12 +183,17 @@ class Monitor:
     def observe(self, sample: TurnSample) -> list[Alert]:
         now = sample.at
         self.window.append(sample)
+        self.recent.append(sample)
         while self.window and self.window[0].at < now - self.cfg.window_s:
             self.window.popleft()
         if sample.intent and self.baseline_n < self.cfg.baseline_samples:
             self.baseline_intents[sample.intent] += 1
             self.baseline_n += 1
-        findings = self._limits() + self._trends(sample)
+        findings = self._trends(sample)
+        # Judging a window costs its size: a busy one is judged once per evaluate_every_s, a small one every turn.
+        if len(self.window) <= self.cfg.small_window or now - self.last_judged >= self.cfg.evaluate_every_s:
+            self.last_judged = now
+            findings = self._limits() + findings
         return self._alerts(findings, now)
 
     # ---- rolling-window limits ---------------------------------------------------------------------------
@@ -226,7 +236,7 @@ class Monitor:
     # ---- trends against the EWMA history -----------------------------------------------------------------
     def _trends(self, sample: TurnSample) -> list[Finding]:
         tr, out = self.cfg.trend, []
-        recent = list(self.window)[-self.cfg.min_samples:]
+        recent = list(self.recent)
         if self.latency.n >= self.cfg.min_samples and len(recent) >= self.cfg.min_samples:
             mean = sum(s.latency_ms for s in recent) / len(recent)
             spike = (mean > self.latency.mean + tr.spike_sigmas * self.latency.std

@@ -3,13 +3,15 @@ alerts with the right severity, once per condition; the thresholds come from tel
 from __future__ import annotations
 
 import asyncio
+import json
+from collections import Counter
 
+import httpx
 import pytest
 
 from actors.monitor import Monitor, MonitorConfig, MonitorService, TurnSample, p95, tvd
 from serve.api import AgentTrace, ToolTrace, TurnOut, TurnTrace
 from actors.messages import IntentScore
-from collections import Counter
 
 
 def turn(n: int, *, ms: float = 200, technical_ms: float = 100, tool_down: bool = False,
@@ -121,26 +123,22 @@ def test_statistics():
     assert tvd(Counter(a=10), Counter(b=3)) == 1.0
 
 
-def test_service_keeps_alerts_and_posts_them_to_the_webhook(config):
-    import httpx
-    posted = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        posted.append(request)
-        return httpx.Response(204)
-
-    svc = MonitorService(None, config.model_copy(update={"webhook_url": "http://hooks.test/alerts"}))
-    transport = httpx.MockTransport(handler)
+def test_service_keeps_alerts_and_posts_them_to_the_webhook(config, monkeypatch):
+    posted: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: posted.append(request) or httpx.Response(204))
     real = httpx.AsyncClient
-    httpx.AsyncClient = lambda **kw: real(transport=transport, **kw)  # the webhook's HTTP boundary only
-    try:
-        async def run():
-            for i in range(10):
-                await svc.observe(TurnSample.of(turn(i, tool_down=True), at=i).model_dump())
-            return await svc.alerts(severity="critical")
-        critical = asyncio.run(run())
-    finally:
-        httpx.AsyncClient = real
+    # Only the webhook's HTTP boundary is replaced: the receiving end records what it was sent.
+    monkeypatch.setattr(httpx, "AsyncClient", lambda **kw: real(transport=transport, **kw))
+    svc = MonitorService(None, config.model_copy(update={"webhook_url": "http://hooks.test/alerts"}))
+
+    async def run():
+        for i in range(10):
+            await svc.observe(TurnSample.of(turn(i, tool_down=True), at=i).model_dump())
+        return await svc.alerts(severity="critical")
+
+    critical = asyncio.run(run())
     assert critical and all(a["severity"] == "critical" for a in critical)
     assert posted and posted[0].url == "http://hooks.test/alerts"
-    assert {"agent", "metric", "window_s", "severity"} <= set(__import__("json").loads(posted[0].content))
+    body = json.loads(posted[0].content)
+    assert {"agent", "metric", "window_s", "severity"} <= set(body)
+    assert len(posted) == len(svc.recent)  # every alert sent once
