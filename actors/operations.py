@@ -1,16 +1,23 @@
 """What the planner does for operations around a turn, in one place so planner.py only calls in:
 
 - `screen`: before any troubleshooting, a connectivity report is checked against the area's incidents; a
-  customer of an area with an open incident is told about it first and not walked through fixes that cannot help.
+  customer of an area with a confirmed incident is told about it first and not walked through fixes that cannot
+  help.
+- `backend_down`: a back-end system the issue needs is down: a plain degraded answer and a ticket.
 - `after_commit`: the committed turn goes to the Ray metrics and, without waiting, to the monitor actor.
 - `feedback`: the customer's rating goes to the CSAT metric.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
+import yaml
+
+from actors.backend_cache import BACKENDS_FILE
 from actors.conversation import ConversationState, Issue
 from actors.incidents import Incident, Report, Verdict, incident_config, notice
 from actors.metrics import EndedIssue, record_feedback, record_turn
@@ -23,11 +30,8 @@ from telco.errors import TelcoError
 log = logging.getLogger(__name__)
 
 
+@lru_cache(maxsize=1)
 def backend_notices() -> dict[str, str]:
-    from actors.backend_cache import BACKENDS_FILE
-
-    import yaml
-
     return {k: " ".join(v.split()) for k, v in
             yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8"))["notices"].items()}
 
@@ -71,7 +75,11 @@ class Operations:
             turn.tool_calls(port.calls)
         report = Report(area_id=area, service=service, customer_id=customer_id,
                         at=datetime.now(timezone.utc), outages=status.get("active_outages", []))
-        verdict = Verdict.model_validate(await _call(self.book.report, report.model_dump(mode="json")))
+        try:
+            verdict = Verdict.model_validate(await _call(self.book.report, report.model_dump(mode="json")))
+        except Exception:  # the incident book is an aid: without it the customer is troubleshot as usual
+            log.exception("incident report lost for %s", state.conversation_id)
+            return None
         if verdict.incident is None:
             return None
         self._tell(state, issue, verdict.incident, turn)
@@ -168,8 +176,6 @@ class Operations:
 async def _call(method: Any, *args: Any) -> Any:
     if hasattr(method, "remote"):
         return await method.remote(*args)
-    import inspect
-
     result = method(*args)
     if inspect.isawaitable(result):
         result = await result
