@@ -142,3 +142,20 @@ def test_service_keeps_alerts_and_posts_them_to_the_webhook(config, monkeypatch)
     body = json.loads(posted[0].content)
     assert {"agent", "metric", "window_s", "severity"} <= set(body)
     assert len(posted) == len(svc.recent)  # every alert sent once
+
+
+def test_llm_tokens_per_turn_from_the_traces_llm_calls(config):
+    from serve.api import LlmCall
+
+    def with_tokens(n: int, tokens: int) -> TurnOut:
+        out = turn(n)
+        out.trace.llm_calls = [LlmCall(agent="dialogue", model="claude-sonnet-4-6", input_tokens=tokens - 100,
+                                       output_tokens=100)]
+        return out
+
+    m = Monitor(config)
+    assert feed(m, [with_tokens(i, 600) for i in range(10)], 0) == []
+    warn = feed(m, [with_tokens(i, 1900) for i in range(10, 20)], 10)
+    assert [(a.agent, a.severity) for a in warn if a.metric == "tokens_per_turn"] == [("planner", "warning")]
+    crit = feed(m, [with_tokens(i, 4000) for i in range(20, 30)], 20)
+    assert [(a.agent, a.severity) for a in crit if a.metric == "tokens_per_turn"] == [("planner", "critical")]
