@@ -136,20 +136,33 @@ class OssBssDeployment:
     async def ping(self):
         return await self.service.ping()
 
+    async def set_chaos(self, chaos: Any):
+        return await self.service.set_chaos(chaos)
+
+    async def restore_area(self, area_id: str):
+        return await self.service.restore_area(area_id)
+
+    async def handoffs(self, op: str, *args: Any):
+        return await self.service.handoffs(op, *args)
+
 
 @serve.deployment(name="Planner")
 class PlannerDeployment:
     def __init__(self, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any, oss_bss: Any,
                  memory_uri: str) -> None:
         from actors.conversation_store import memory_backed
+        from actors.handoffs import HandoffDesk
         from actors.llm_brain import brain_from_settings
+        from actors.operations import Operations
         from actors.planner import Planner
         from telco.config import get_settings
 
         store, episodes = memory_backed(memory_uri)
         self.planner = Planner(intent=intent, technical=technical, knowledge=knowledge, dialogue=dialogue,
                                escalation=escalation, oss_bss=oss_bss, store=store, episodes=episodes,
-                               llm=brain_from_settings(get_settings(), memory_uri))  # None without an API key
+                               llm=brain_from_settings(get_settings(), memory_uri),  # None without an API key
+                               ops=Operations.in_ray(oss_bss, memory_uri))
+        self.desk = HandoffDesk(oss_bss, store, episodes)
 
     async def start_conversation(self, principal: Principal, body: NewConversation):
         return await self.planner.start_conversation(principal, body)
@@ -169,6 +182,18 @@ class PlannerDeployment:
 
     async def feedback(self, principal: Principal, conversation_id: str, body: FeedbackIn):
         return await self.planner.feedback(principal, conversation_id, body)
+
+    async def handoff_desk(self, op: str, *args: Any):
+        """The human handoff queue (actors/handoffs.py): list, get, claim, reply, resolve."""
+        if op not in ("list", "get", "claim", "reply", "resolve"):
+            raise ValueError(f"unknown handoff desk operation {op!r}")
+        return await getattr(self.desk, op)(*args)
+
+    async def operations(self, op: str, *args: Any):
+        """Alerts and area incidents (actors/operations.py)."""
+        if op not in ("alerts", "incidents"):
+            raise ValueError(f"unknown operations query {op!r}")
+        return await getattr(self.planner.ops, op)(*args)
 
     async def ping(self):
         return "ok"

@@ -6,12 +6,15 @@ playbook can branch on and never looks like a crashed replica to the caller's re
 """
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from actors.backend_cache import READS, system_of
 from actors.messages import Identity
-from telco.errors import InvalidInput, TelcoError, error_from_dict
+from telco.errors import BackendUnavailable, InvalidInput, TelcoError, error_from_dict
+from telco.sandbox import handoff_queue
 from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps
 from telco.sandbox.faults import inject_fault, list_faults
 from telco.sandbox.state import Sandbox
@@ -25,12 +28,26 @@ class ToolOutcome(BaseModel):
     identity: Identity
 
 
+class Chaos(BaseModel):
+    """Injected trouble for drills and tests: every tool call slowed, and/or whole systems unavailable."""
+
+    latency_ms: float = Field(default=0, ge=0, le=60_000)
+    unavailable: list[Literal["oss", "bss", "crm"]] = []  # systems that are down (telco/data/backends.yaml)
+
+
 class OssBss:
     def __init__(self, world: str | dict[str, Any] = "demo") -> None:
         self.sandbox = _build(world)
+        self.chaos = Chaos()
 
     async def call_tool(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
                         idempotency_key: str | None = None) -> ToolOutcome:
+        if self.chaos.latency_ms:
+            await asyncio.sleep(self.chaos.latency_ms / 1000)
+        if system_of(name) in self.chaos.unavailable:
+            return ToolOutcome(error=BackendUnavailable(f"the {system_of(name).upper()} system is unavailable ({name})",
+                                                      system=system_of(name), tool=name).to_dict(),
+                               identity=identity)
         port = LocalToolPort(self.sandbox, conversation_id, identity.verified_customer_id, identity.failed_attempts)
         try:
             result = await port.call(name, args, idempotency_key)
@@ -69,6 +86,26 @@ class OssBss:
     async def ping(self) -> str:
         return "ok"
 
+    # ---- operations: drills, network recovery, the handoff queue -----------------------------------------
+    async def set_chaos(self, chaos: dict[str, Any]) -> dict[str, Any]:
+        self.chaos = Chaos.model_validate(chaos)
+        return self.chaos.model_dump()
+
+    async def restore_area(self, area_id: str) -> dict[str, Any]:
+        from telco.sandbox.recovery import restore_area
+
+        return restore_area(self.sandbox, area_id)
+
+    async def handoffs(self, op: str, *args: Any) -> Any:
+        """The handoff queue: op is list, get, claim, check_holder or resolve (telco/sandbox/handoff_queue.py)."""
+        if op == "list":
+            return [h.model_dump(mode="json") for h in handoff_queue.list_handoffs(self.sandbox, *args)]
+        fn = {"get": handoff_queue.get_handoff, "claim": handoff_queue.claim_handoff,
+              "check_holder": handoff_queue.check_holder, "resolve": handoff_queue.resolve_handoff}.get(op)
+        if fn is None:
+            raise InvalidInput(f"unknown handoff operation {op!r}")
+        return fn(self.sandbox, *args).model_dump(mode="json")
+
 
 def _build(spec: str | dict[str, Any]) -> Sandbox:
     if spec == "demo":
@@ -97,15 +134,22 @@ class RemoteToolPort:
         return Identity(verified_customer_id=self.verified_customer_id, failed_attempts=self.failed_identity_attempts)
 
     async def call(self, name: str, args: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        who = self.verified_customer_id
         outcome = await _invoke(self.service.call_tool, self.conversation_id, self.identity, name, args,
                                 idempotency_key)
         self.verified_customer_id = outcome.identity.verified_customer_id
         self.failed_identity_attempts = outcome.identity.failed_attempts
+        error = outcome.error
+        cached = READS.get(name, args, who) if error and error.get("code") == "backend_unavailable" else None
         self.calls.append({"name": name, "kind": TOOLS[name].kind if name in TOOLS else "read", "args": args,
-                           "ok": outcome.error is None,
-                           "error": outcome.error["message"] if outcome.error else None})
-        if outcome.error is not None:
-            raise error_from_dict(outcome.error)
+                           "ok": error is None or cached is not None,
+                           "error": (error["message"] + ("; answered from cache" if cached is not None else ""))
+                           if error else None})
+        if cached is not None:
+            return cached
+        if error is not None:
+            raise error_from_dict(error)
+        READS.put(name, args, who, outcome.result or {})
         return outcome.result or {}
 
 

@@ -59,11 +59,12 @@ def utcnow() -> datetime:
 class Planner:
     def __init__(self, *, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any,
                  oss_bss: Any, store: ConversationStore, episodes: EpisodeSink | None = None,
-                 clock: Callable[[], datetime] = utcnow, llm: Any = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, llm: Any = None, ops: Any = None) -> None:
         self.intent, self.technical, self.knowledge = intent, technical, knowledge
         self.dialogue, self.escalation, self.oss_bss = dialogue, escalation, oss_bss
         self.store, self.episodes, self.clock = store, episodes, clock
         self.llm = llm  # actors.llm_brain.ClaudeBrain when an API key is configured; None: offline
+        self.ops = ops  # actors.operations.Operations: area incidents, metrics, the monitor
         self._background: set[asyncio.Task] = set()
 
     # ---- conversations ---------------------------------------------------------------------------------
@@ -94,6 +95,8 @@ class Planner:
                 if issue.episode_id:
                     await self.episodes.feedback(issue.episode_id, state.customer_id, body.csat, body.resolved)
         await self.store.save_state(state)
+        if self.ops is not None:
+            self.ops.feedback(body.csat, body.resolved)
         return {"conversation_id": conversation_id, "recorded": True}
 
     async def _load(self, principal: Principal, conversation_id: str) -> ConversationState:
@@ -124,6 +127,8 @@ class Planner:
         state.turns, state.updated_at = seq, self.clock()
         ended = self._name_ended_episodes(state)
         await self.store.commit(state, TurnRecord(turn_id=out.turn_id, seq=seq, customer_text=body.text, out=out))
+        if self.ops is not None:
+            self.ops.after_commit(out, ended)
         if self.episodes is not None and ended:
             # After the commit and off the reply's path: an episode is derived from turns that are already
             # durable, so a lost episode write can be rebuilt from the log.
@@ -248,6 +253,9 @@ class Planner:
                                  question_vector=turn.knowledge_vector)))
         try:
             await self._run_flows(state, turn, answer, has_answer)
+        except Exception as exc:
+            if self.ops is None or not await self.ops.backend_down(state, turn, exc):
+                raise
         finally:
             if knowledge_task is not None:
                 spec = load_intents().get(turn.parts.intent or "")
@@ -279,6 +287,8 @@ class Planner:
                         reason=f"the customer asked for {spec.description.lower()}"), turn)
                     return
                 issue.status = "active"
+                if self.ops is not None and await self.ops.screen(state, issue, turn):
+                    continue  # an area incident, told before any troubleshooting, ends the issue
             spec = catalogue[issue.intent]
             issue.turns += 1
             run = await self._technical(state, turn, issue.run, None if issue.run else spec.playbook,

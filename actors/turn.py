@@ -24,6 +24,7 @@ class TurnBuilder:
         self.knowledge_question: str | None = None
         self.knowledge_vector: list[float] | None = None
         self.llm: Any = None  # actors.llm_brain.LlmTurn on the Claude path
+        self.degraded: str | None = None  # why the turn could not be served as usual (a back-end system down)
 
     # ---- what happened --------------------------------------------------------------------------------
     def agent(self, name: str, ms: float, attempts: int, mode: str) -> None:
@@ -93,11 +94,12 @@ class TurnBuilder:
 
     def finish(self, state: ConversationState, reply: Reply, latency_ms: float) -> TurnOut:
         request = self.parts.request
-        self.trace.mode = reply.mode
+        mode = "degraded" if self.degraded else reply.mode
+        self.trace.mode = mode
         self.trace.latency_ms = round(latency_ms, 2)
         return TurnOut(
             turn_id=f"{self.conversation_id}:{self.seq:05d}", conversation_id=self.conversation_id,
-            reply=reply.text, mode=reply.mode,
+            reply=reply.text, mode=mode,
             intents=self.intents.intents if self.intents else [],
             customer_steps=[CustomerStepOut(step_id=request.id, instruction=request.text)]
             if request is not None and request.kind == "customer_step" else [],

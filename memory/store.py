@@ -229,6 +229,24 @@ TABLES: dict[str, TableSpec] = {
             btree=("prompt_id",),
             bitmap=("role", "status"),
         ),
+        TableSpec(
+            name="ops_alerts",  # the operations monitor's alerts (actors/monitor.py), append-only
+            group="operations",
+            key="alert_id",
+            schema=_schema(
+                _key("alert_id"),
+                pa.field("at", Ts, nullable=False),
+                pa.field("agent", Str, nullable=False),
+                pa.field("metric", Str, nullable=False),
+                pa.field("window_s", pa.float64()),
+                pa.field("severity", Str, nullable=False),
+                pa.field("value", pa.float64()),
+                pa.field("threshold", pa.float64()),
+                pa.field("body", Str),  # the whole alert as JSON
+            ),
+            btree=("alert_id", "at"),
+            bitmap=("agent", "metric", "severity"),
+        ),
     ]
 }
 

@@ -178,6 +178,10 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
         return (await _remote(oss_bss.catalogue.remote()))["customer_steps"]
 
     app.include_router(sandbox)
+    from serve.ops_routes import ops_routers
+
+    for router in ops_routers(planner, oss_bss, caller, _remote, _ERRORS):
+        app.include_router(router)
     return app
 
 

@@ -47,3 +47,10 @@ class Handoff(Model):
     queue: Literal["support", "billing", "retention", "technical", "complaints"] = "support"
     created_at: datetime
     context: dict[str, Any] = {}
+    # The queue's own lifecycle (GET /v1/handoffs): waiting, taken by a person, done.
+    status: Literal["queued", "claimed", "resolved"] = "queued"
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    resolved_at: datetime | None = None
+    outcome: Literal["resolved", "unresolved"] | None = None
+    note: str | None = None
