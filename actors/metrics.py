@@ -108,7 +108,7 @@ def llm_tokens(out: TurnOut) -> int:
 def llm_cost(call: Any) -> float:
     """The call's cost: the trace's own figure when it has one, else the price table; 0 for an unknown model."""
     cost = getattr(call, "cost_usd", None)
-    if cost is not None:
+    if cost:
         return float(cost)
     from telco.errors import InvalidInput
     from telco.llm.prices import cached_prices
