@@ -41,6 +41,7 @@ def local_app(memory_uri: str, env: dict[str, str] | None = None, ready_timeout_
     from telco.config import Settings, get_settings
 
     env = {"TELCO_MEMORY_URI": memory_uri, **(env or {})}
+    saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # this process reads settings too; the replicas get them through runtime_env
     get_settings.cache_clear()
     settings = Settings(memory_uri=memory_uri)
@@ -59,3 +60,10 @@ def local_app(memory_uri: str, env: dict[str, str] | None = None, ready_timeout_
         with contextlib.suppress(Exception):
             serve.shutdown()
         ray.shutdown()
+        # The next app in this process (another test module) must not inherit this one's settings, e.g. an API key.
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
