@@ -1,0 +1,218 @@
+"""Learn from the episodes that ended since the last run, and update memory through the single writer:
+
+- playbook step statistics: one procedure_runs row per episode (keyed by episode id, so a rerun adds nothing),
+- knowledge-graph evidence: intent -caused_by-> cause and intent -resolved_by-> fix, counted from resolved
+  episodes,
+- intent examples: the opening words of resolved conversations that are a new phrasing for their intent.
+
+Incremental: a watermark in job_state plus a ledger of learned episode ids, so running it twice counts nothing
+twice. Reads episodes in this process (`--engine local`) or as a Ray Data dataset over the Lance table
+(`--engine ray`); both use the same per-batch aggregation.
+
+    python -m jobs.learn --memory-uri ./var/memory [--engine ray]
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from memory.store import MemoryStore, now_utc, sql_str
+
+from .common import local_writer, parser, print_summary, progress
+from .episodes import cause_of, fix_of, playbook_of, read_new, steps_of
+
+JOB = "learn"
+NEW_PHRASING_BELOW = 0.9  # cosine to the intent's nearest known example under which a phrasing counts as new
+MAX_NEW_EXAMPLES = 200  # per run, so one burst of odd traffic cannot flood the classifier
+
+
+@dataclass
+class Partial:
+    """What one batch of episodes contributes; partials add up (Ray Data map_batches, or one local pass)."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    edges: Counter = field(default_factory=Counter)
+    resolved_conversations: dict[str, str] = field(default_factory=dict)
+    outcomes: Counter = field(default_factory=Counter)
+    latest: datetime | None = None
+
+    def add(self, other: "Partial") -> "Partial":
+        self.runs += other.runs
+        self.edges.update(other.edges)
+        self.resolved_conversations.update(other.resolved_conversations)
+        self.outcomes.update(other.outcomes)
+        if other.latest and (self.latest is None or other.latest > self.latest):
+            self.latest = other.latest
+        return self
+
+
+def aggregate(rows: Iterable[dict[str, Any]], active_versions: dict[str, int]) -> Partial:
+    part = Partial()
+    for row in rows:
+        steps = steps_of(row)
+        part.outcomes[row["outcome"]] += 1
+        if part.latest is None or row["ended_at"] > part.latest:
+            part.latest = row["ended_at"]
+        name, version = playbook_of(row["summary"])
+        version = version or active_versions.get(name or "")
+        if name and version:
+            part.runs.append({
+                "run_id": row["episode_id"], "procedure_id": f"{name}@{version}", "name": name, "version": version,
+                "outcome": row["outcome"], "turns": len(steps),
+                "step_outcomes": json.dumps({s["name"]: "ok" if s.get("ok", True) else "failed" for s in steps},
+                                            sort_keys=True),
+                "at": row["ended_at"]})
+        intent = row.get("intent")
+        if row["outcome"] == "resolved" and intent:
+            fix, cause = fix_of(steps), cause_of(steps)
+            if fix:
+                part.edges[(intent, "resolved_by", fix)] += 1
+            if cause:
+                part.edges[(intent, "caused_by", cause)] += 1
+            if row.get("conversation_id"):
+                part.resolved_conversations[row["conversation_id"]] = intent
+    return part
+
+
+def _active_versions(store: MemoryStore) -> dict[str, int]:
+    rows = store.table("procedures").search().where("status = 'active'").select(["name", "version"]).limit(
+        100_000).to_list()
+    return {r["name"]: int(r["version"]) for r in rows}
+
+
+def _aggregate_with_ray(store: MemoryStore, rows: list[dict[str, Any]], active: dict[str, int]) -> Partial:
+    """The same aggregation as Ray tasks over the Lance table (ray.data.read_lance), filtered to `rows`' ids."""
+    import ray
+
+    wanted = {r["episode_id"] for r in rows}
+    ds = ray.data.read_lance(f"{store.uri}/episodes.lance", columns=[
+        "episode_id", "conversation_id", "summary", "intent", "steps", "outcome", "ended_at"])
+    wanted_ref = ray.put(wanted)
+
+    def batch(b):
+        ids = ray.get(wanted_ref)
+        keep = [r for r in b.to_pylist() if r["episode_id"] in ids]
+        return {"partial": [aggregate(keep, active)]}
+
+    total = Partial()
+    for out in ds.map_batches(batch, batch_format="pyarrow", batch_size=4096).iter_rows():
+        total.add(out["partial"])
+    return total
+
+
+def _new_phrasings(store: MemoryStore, resolved: dict[str, str]) -> list[dict[str, Any]]:
+    """Opening messages of resolved conversations that read unlike every known example of their intent."""
+    if not resolved:
+        return []
+    import hashlib
+
+    import numpy as np
+
+    from memory.embed import get_embedder
+
+    turns = store.table("turns")
+    firsts: dict[str, tuple[int, str]] = {}
+    ids = sorted(resolved)
+    for i in range(0, len(ids), 500):
+        where = f"role = 'customer' AND conversation_id IN ({', '.join(sql_str(c) for c in ids[i:i + 500])})"
+        for r in turns.search().where(where).select(["conversation_id", "seq", "text"]).limit(100_000).to_list():
+            if r["text"] and (r["conversation_id"] not in firsts or r["seq"] < firsts[r["conversation_id"]][0]):
+                firsts[r["conversation_id"]] = (r["seq"], r["text"])
+    if not firsts:
+        return []
+    candidates = sorted({(resolved[c], text) for c, (_, text) in firsts.items()})
+    embedder = get_embedder()
+    vectors = embedder.embed([t for _, t in candidates])
+    known: dict[str, np.ndarray] = {}
+    out: list[dict[str, Any]] = []
+    for (intent, text), vec in zip(candidates, vectors):
+        if intent not in known:
+            rows = (store.table("intent_examples").search().where(f"intent = {sql_str(intent)}")
+                    .select(["vector"]).limit(100_000).to_list())
+            known[intent] = np.array([r["vector"] for r in rows if r["vector"] is not None], dtype=np.float32)
+        have = known[intent]
+        v = np.asarray(vec, dtype=np.float32)
+        if have.size and float((have @ v).max()) >= NEW_PHRASING_BELOW:
+            continue
+        example_id = "learned:" + hashlib.sha1(f"{intent}|{text}".encode()).hexdigest()[:16]
+        out.append({"example_id": example_id, "intent": intent, "text": text, "source": "learned",
+                    "vector": v.tolist()})
+        known[intent] = np.vstack([have, v[None, :]]) if have.size else v[None, :]
+        if len(out) >= MAX_NEW_EXAMPLES:
+            break
+    return out
+
+
+def _state(store: MemoryStore) -> tuple[datetime | None, dict[str, Any]]:
+    rows = store.table("job_state").search().where(f"job = {sql_str(JOB)}").limit(1).to_list()
+    if not rows:
+        return None, {}
+    return rows[0]["watermark"], json.loads(rows[0]["state"] or "{}")
+
+
+def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True) -> dict[str, Any]:
+    from memory.graph import KnowledgeGraph
+    from memory.writer import Op
+
+    store, writer = local_writer(memory_uri)
+    started = time.perf_counter()
+    watermark, totals = _state(store)
+    rows = read_new(store, JOB, watermark)
+    active = _active_versions(store)
+    if engine == "ray" and rows:
+        part = _aggregate_with_ray(store, rows, active)
+    else:
+        part = Partial()
+        chunk = 5000
+        for i in progress(range(0, len(rows), chunk), total=(len(rows) + chunk - 1) // chunk, desc="learn"):
+            part.add(aggregate(rows[i:i + chunk], active))
+    examples = _new_phrasings(store, part.resolved_conversations) if with_examples else []
+    # Derived rows first, the ledger last: a crash in between re-learns the batch next time. procedure_runs and
+    # intent examples are keyed (no double count); graph evidence could count twice in that crash window only.
+    for i in range(0, len(part.runs), 20_000):
+        writer.append("procedure_runs", part.runs[i:i + 20_000])
+    edges = KnowledgeGraph(store, writer).add_evidence(dict(part.edges), source=f"job:{JOB}") if part.edges else 0
+    if examples:
+        writer.upsert("intent_examples", examples)
+    now = now_utc()
+    ledger = [{"ledger_id": f"{JOB}:{r['episode_id']}", "job": JOB, "episode_id": r["episode_id"],
+               "ended_at": r["ended_at"], "learned_at": now} for r in rows]
+    for i in range(0, len(ledger), 20_000):
+        writer.append("learned_episodes", ledger[i:i + 20_000])
+    new_mark = max(filter(None, [watermark, part.latest]), default=None)
+    totals = dict(Counter(totals) + Counter({"episodes": len(rows), **part.outcomes}))
+    ops = [Op(table="job_state", kind="upsert", rows=[{"job": JOB, "watermark": new_mark,
+                                                        "state": json.dumps(totals), "updated_at": now}])]
+    writer.apply(ops)
+    elapsed = time.perf_counter() - started
+    return {"job": JOB, "engine": engine, "episodes": len(rows), "runs_recorded": len(part.runs),
+            "graph_edges_touched": edges, "new_intent_examples": len(examples),
+            "outcomes": dict(part.outcomes), "seconds": round(elapsed, 2),
+            "episodes_per_s": round(len(rows) / elapsed, 1) if rows else 0.0,
+            "watermark": new_mark.isoformat() if new_mark else None}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--no-examples", action="store_true", help="skip learning intent examples (no embedding model)")
+    args = p.parse_args(argv)
+    if args.engine == "ray":
+        import ray
+
+        ray.init(address="auto" if _cluster_running() else None, ignore_reinit_error=True)
+    print_summary(learn(args.memory_uri, engine=args.engine, with_examples=not args.no_examples))
+
+
+def _cluster_running() -> bool:
+    import os
+
+    return bool(os.environ.get("RAY_ADDRESS"))
+
+
+if __name__ == "__main__":
+    main()
