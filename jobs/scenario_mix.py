@@ -101,11 +101,14 @@ def _resolvable(scenario: Scenario) -> bool:
     return run_scenario_with_playbooks(scenario).passed
 
 
-def draw_contacts(seed: int, n: int, *, check_resolvable: bool = True) -> Iterator[Contact]:
-    """n contacts drawn from the traffic mix; the same seed gives the same contacts in the same order."""
+def draw_contacts(seed: int, n: int, *, check_resolvable: bool = True,
+                  intents: set[str] | None = None) -> Iterator[Contact]:
+    """n contacts drawn from the traffic mix (only templates of `intents` when given); the same seed gives the
+    same contacts in the same order."""
     traffic = load_traffic()
     rng = random.Random(seed)
-    by_family = templates()
+    by_family = {f: kept for f, ts in templates().items()
+                 if (kept := [t for t in ts if intents is None or t.intents[0] in intents])}
     families = [f for f in traffic.families if f in by_family]
     weights = [traffic.families[f] for f in families]
     personas = list(traffic.personas)
