@@ -30,9 +30,8 @@ REPLAY_SEED = 515151
 
 
 def _escalation_correct(result) -> bool:
-    expected = result.checks and any(c.check == "handoff" for c in result.checks)
-    handoff_check = next((c for c in result.checks if c.check == "handoff"), None)
-    return handoff_check.ok if expected and handoff_check else True
+    """Handed over exactly when the scenario expects a person (scenarios without a hand-over check: True)."""
+    return next((c.ok for c in result.checks if c.check == "handoff"), True)
 
 
 def evaluate(books: dict[str, Playbook], scenarios: list, desc: str) -> dict[str, Any]:
