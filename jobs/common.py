@@ -21,7 +21,7 @@ def progress(items: Iterable[T], *, total: int | None = None, desc: str = "") ->
     """A tqdm bar on stderr, so stdout keeps only the report lines and the JSON summary."""
     from tqdm import tqdm
 
-    return tqdm(items, total=total, desc=desc, file=sys.stderr, mininterval=1.0, disable=None)
+    return tqdm(items, total=total, desc=desc, file=sys.stderr, mininterval=1.0)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
