@@ -43,12 +43,12 @@ def activate_body(uri: str, body: dict, note: str) -> None:
 
 
 def plant(uri: str) -> dict:
-    from jobs.evolve import _repoint
+    from jobs.evolve import repoint
     from telco.playbooks import load_playbooks
 
     spec = yaml.safe_load(DEFECT.read_text())
     good = load_playbooks()[spec["playbook"]]
-    bad = _repoint(good, spec["step"], spec["via"], spec["target"], good.version + 1)
+    bad = repoint(good, spec["step"], spec["via"], spec["target"], good.version + 1)
     body = bad.model_dump(mode="json", exclude_none=True)
     activate_body(uri, body, spec["note"])
     return {**spec, "version": bad.version, "body": body}

@@ -25,7 +25,7 @@ MAX_CANDIDATES = 6
 REPLAY_SEED = 424242
 
 
-def _repoint(book: Playbook, step_id: str, via: str, target: str, version: int) -> Playbook:
+def repoint(book: Playbook, step_id: str, via: str, target: str, version: int) -> Playbook:
     body = book.model_dump(mode="json", exclude_none=True)
     body["version"] = version
     step = next(s for s in body["steps"] if s["id"] == step_id)
@@ -50,7 +50,7 @@ def candidates(pattern: dict[str, Any], lib: Library) -> list[Playbook]:
     others = [i for i in ids[here + 1:] + ids[:here] if i not in tail and i != fix["step"]]
     targets = ([fix["to"]] if fix.get("to") else []) + [t for t in others if t != fix.get("to")]
     version = max(v for (n, v) in lib.versions if n == name) + 1
-    return [_repoint(book, fix["step"], fix["via"], t, version) for t in targets[:MAX_CANDIDATES]]
+    return [repoint(book, fix["step"], fix["via"], t, version) for t in targets[:MAX_CANDIDATES]]
 
 
 def pass_rate(books: dict[str, Playbook], scenarios: list) -> float:

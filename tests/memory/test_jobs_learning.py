@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jobs.evolve import _repoint
+from jobs.evolve import repoint
 from jobs.failures import failures
 from jobs.learn import learn
 from memory.episodic import Episode, EpisodicMemory
@@ -84,7 +84,7 @@ def test_learning_twice_counts_nothing_twice(memory):
 def test_failure_analysis_names_a_planted_wrong_branch(memory, tmp_path):
     uri, store, writer, episodic = memory
     good = load_playbooks()["mobile_data"]
-    bad = _repoint(good, "speed_test", "next", "ticket", good.version + 1)
+    bad = repoint(good, "speed_test", "next", "ticket", good.version + 1)
     ProceduralMemory(store, writer).add_version(bad.model_dump(mode="json", exclude_none=True), status="active")
     episodic.record(*[episode(n, version=1, steps=FIXED, outcome="resolved", at=T0) for n in range(3)])
     episodic.record(*[episode(10 + n, version=bad.version, steps=HANDED_OVER, outcome="escalated", at=T0)
