@@ -1,30 +1,20 @@
-"""A/B splits and the promotion rule.
+"""The promotion rule for A/B splits (the split itself: memory.experiments.arm, sticky per conversation).
 
-Assignment is sticky per conversation (a hash of experiment and conversation id, no state to keep), with a
-configurable share for the candidate. Promotion needs a minimum sample in each arm and a one-sided two-proportion
+Promotion needs a minimum sample in each arm and a one-sided two-proportion
 z-test against a margin: the candidate must beat the control by more than `margin` at significance `alpha`.
 Testing against a margin rather than against zero is what keeps two identical variants from ever being promoted
 on noise, however often the test is repeated.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 
 from pydantic import BaseModel, Field
 
+
 MIN_PER_ARM = 100
 ALPHA = 0.001
 MARGIN = 0.05
-
-
-def arm(experiment: str, conversation_id: str, share: float) -> str:
-    """'candidate' for `share` of conversations, 'control' for the rest; the same conversation always gets the
-    same arm."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"share must be within [0, 1], got {share}")
-    digest = hashlib.sha256(f"{experiment}|{conversation_id}".encode()).digest()
-    return "candidate" if int.from_bytes(digest[:8], "big") / 2 ** 64 < share else "control"
 
 
 class Decision(BaseModel):

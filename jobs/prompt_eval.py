@@ -8,6 +8,8 @@ procedural memory, which keeps every version with its activation history; each d
 job_state ("prompt_eval") with its numbers.
 
     python -m jobs.prompt_eval --playbook mobile_data --candidate 3 --replay 200 [--promote]
+    python -m jobs.prompt_eval --playbook mobile_data --candidate 3 --start-ab 0.2   # serve it to 20%
+    python -m jobs.prompt_eval --playbook mobile_data --decide-ab [--promote]         # after jobs.learn
     python -m jobs.prompt_eval --playbook mobile_data --rollback
 """
 from __future__ import annotations
@@ -16,7 +18,8 @@ import json
 from typing import Any
 
 from memory.procedural import ProceduralMemory
-from memory.store import MemoryStore, now_utc, sql_str
+from memory.experiments import Experiments
+from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 from telco.playbooks.spec import Playbook
 from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
@@ -87,8 +90,47 @@ def compare(store: MemoryStore, writer, playbook: str, candidate: int, *, replay
     return {"job": JOB, **entry}
 
 
+def start_ab(store: MemoryStore, writer, playbook: str, candidate: int, share: float) -> dict[str, Any]:
+    """Serve `candidate` to `share` of new conversations (sticky per conversation) next to the active version."""
+    control = Library(store).active[playbook]
+    experiment_id = Experiments(store, writer).start(playbook, control, candidate, share)
+    entry = {"at": now_utc().isoformat(), "playbook": playbook, "experiment": experiment_id, "share": share,
+             "control_version": control, "candidate_version": candidate}
+    _log_decision(store, writer, entry)
+    return {"job": JOB, **entry}
+
+
+def online_outcomes(store: MemoryStore, playbook: str, version: int, since) -> tuple[int, int]:
+    """(resolved, runs) of one version since the experiment started, from the runs jobs.learn recorded."""
+    where = f"procedure_id = {sql_str(f'{playbook}@{version}')} AND at >= {sql_ts(since)}"
+    rows = store.table("procedure_runs").search().where(where).select(["outcome"]).limit(10_000_000).to_list()
+    return sum(r["outcome"] == "resolved" for r in rows), len(rows)
+
+
+def decide_ab(store: MemoryStore, writer, playbook: str, *, promote: bool = False,
+              min_per_arm: int = MIN_PER_ARM) -> dict[str, Any]:
+    """Decide the running experiment on `playbook` from served outcomes; promotion ends the experiment."""
+    running = [e for e in Experiments(store, writer).running() if e["playbook"] == playbook]
+    if not running:
+        raise SystemExit(f"playbook {playbook!r} has no running experiment")
+    e = running[0]
+    a_ok, a_n = online_outcomes(store, playbook, int(e["control_version"]), e["started_at"])
+    b_ok, b_n = online_outcomes(store, playbook, int(e["candidate_version"]), e["started_at"])
+    decision = decide(a_ok, a_n, b_ok, b_n, min_per_arm=min_per_arm)
+    promoted = None
+    if promote and decision.promote:
+        ProceduralMemory(store, writer).activate(playbook, int(e["candidate_version"]))
+        Experiments(store, writer).stop(playbook)
+        promoted = int(e["candidate_version"])
+    entry = {"at": now_utc().isoformat(), "playbook": playbook, "experiment": e["experiment_id"],
+             "decision": decision.model_dump(), "promoted": promoted}
+    _log_decision(store, writer, entry)
+    return {"job": JOB, **entry}
+
+
 def rollback(store: MemoryStore, writer, playbook: str) -> dict[str, Any]:
     before = Library(store).active.get(playbook)
+    Experiments(store, writer).stop(playbook)
     now = ProceduralMemory(store, writer).rollback(playbook)
     entry = {"at": now_utc().isoformat(), "playbook": playbook, "rolled_back_from": before, "active": now.version}
     _log_decision(store, writer, entry)
@@ -103,10 +145,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=REPLAY_SEED)
     p.add_argument("--promote", action="store_true", help="activate the candidate when the decision says so")
     p.add_argument("--rollback", action="store_true", help="re-activate the previously active version")
+    p.add_argument("--start-ab", type=float, metavar="SHARE", help="serve the candidate to this share of traffic")
+    p.add_argument("--decide-ab", action="store_true", help="decide the running experiment from served outcomes")
     args = p.parse_args(argv)
     store, writer = local_writer(args.memory_uri)
     if args.rollback:
         print_summary(rollback(store, writer, args.playbook))
+        return
+    if args.decide_ab:
+        print_summary(decide_ab(store, writer, args.playbook, promote=args.promote))
         return
     version = args.candidate
     if version is None:
@@ -114,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
         if not cands:
             raise SystemExit(f"playbook {args.playbook!r} has no candidate version")
         version = max(cands)
+    if args.start_ab is not None:
+        print_summary(start_ab(store, writer, args.playbook, version, args.start_ab))
+        return
     print_summary(compare(store, writer, args.playbook, version, replay=args.replay, seed=args.seed,
                           promote=args.promote))
 

@@ -257,6 +257,24 @@ TABLES: dict[str, TableSpec] = {
             bitmap=("job",),
         ),
         TableSpec(
+            name="experiments",
+            group="procedural",
+            key="experiment_id",
+            schema=_schema(
+                _key("experiment_id"),
+                pa.field("playbook", Str, nullable=False),
+                pa.field("control_version", pa.int64(), nullable=False),
+                pa.field("candidate_version", pa.int64(), nullable=False),
+                pa.field("share", pa.float64(), nullable=False),  # of conversations given the candidate
+                pa.field("status", Str, nullable=False),  # running | stopped
+                pa.field("started_at", Ts, nullable=False),
+                pa.field("stopped_at", Ts),
+                pa.field("note", Str),
+            ),
+            btree=("experiment_id",),
+            bitmap=("status",),
+        ),
+        TableSpec(
             name="failure_patterns",
             group="learning",
             key="pattern_id",

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import random
 
-from jobs.ab import arm, decide
+from jobs.ab import decide
+from memory.experiments import arm
 
 
 def test_assignment_is_sticky_and_follows_the_share():
