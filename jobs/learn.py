@@ -24,6 +24,7 @@ from memory.store import MemoryStore, now_utc, sql_str
 
 from .common import local_writer, parser, print_summary, progress
 from .episodes import cause_of, fix_of, playbook_of, read_new, steps_of
+from .openings import Opening, clarification_histogram, kb_gaps, merge_histograms, openings, thresholds
 
 JOB = "learn"
 NEW_PHRASING_BELOW = 0.9  # cosine to the intent's nearest known example under which a phrasing counts as new
@@ -37,6 +38,7 @@ class Partial:
     runs: list[dict[str, Any]] = field(default_factory=list)
     edges: Counter = field(default_factory=Counter)
     resolved_conversations: dict[str, str] = field(default_factory=dict)
+    conversations: dict[str, str] = field(default_factory=dict)  # every learned conversation -> its intent
     outcomes: Counter = field(default_factory=Counter)
     latest: datetime | None = None
 
@@ -44,6 +46,7 @@ class Partial:
         self.runs += other.runs
         self.edges.update(other.edges)
         self.resolved_conversations.update(other.resolved_conversations)
+        self.conversations.update(other.conversations)
         self.outcomes.update(other.outcomes)
         if other.latest and (self.latest is None or other.latest > self.latest):
             self.latest = other.latest
@@ -67,6 +70,8 @@ def aggregate(rows: Iterable[dict[str, Any]], active_versions: dict[str, int]) -
                                             sort_keys=True),
                 "at": row["ended_at"]})
         intent = row.get("intent")
+        if intent and row.get("conversation_id"):
+            part.conversations[row["conversation_id"]] = intent
         if row["outcome"] == "resolved" and intent:
             fix, cause = fix_of(steps), cause_of(steps)
             if fix:
@@ -104,9 +109,10 @@ def _aggregate_with_ray(store: MemoryStore, rows: list[dict[str, Any]], active: 
     return total
 
 
-def _new_phrasings(store: MemoryStore, resolved: dict[str, str]) -> list[dict[str, Any]]:
+def _new_phrasings(store: MemoryStore, resolved: dict[str, str], found: dict[str, Opening]) -> list[dict[str, Any]]:
     """Opening messages of resolved conversations that read unlike every known example of their intent."""
-    if not resolved:
+    firsts = {c: found[c].text for c in resolved if c in found and found[c].text}
+    if not firsts:
         return []
     import hashlib
 
@@ -114,17 +120,7 @@ def _new_phrasings(store: MemoryStore, resolved: dict[str, str]) -> list[dict[st
 
     from memory.embed import get_embedder
 
-    turns = store.table("turns")
-    firsts: dict[str, tuple[int, str]] = {}
-    ids = sorted(resolved)
-    for i in range(0, len(ids), 500):
-        where = f"role = 'customer' AND conversation_id IN ({', '.join(sql_str(c) for c in ids[i:i + 500])})"
-        for r in turns.search().where(where).select(["conversation_id", "seq", "text"]).limit(100_000).to_list():
-            if r["text"] and (r["conversation_id"] not in firsts or r["seq"] < firsts[r["conversation_id"]][0]):
-                firsts[r["conversation_id"]] = (r["seq"], r["text"])
-    if not firsts:
-        return []
-    candidates = sorted({(resolved[c], text) for c, (_, text) in firsts.items()})
+    candidates = sorted({(resolved[c], text) for c, text in firsts.items()})
     embedder = get_embedder()
     vectors = embedder.embed([t for _, t in candidates])
     known: dict[str, np.ndarray] = {}
@@ -154,7 +150,20 @@ def _state(store: MemoryStore) -> tuple[datetime | None, dict[str, Any]]:
     return rows[0]["watermark"], json.loads(rows[0]["state"] or "{}")
 
 
-def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True) -> dict[str, Any]:
+def report_markdown(totals: dict[str, Any]) -> str:
+    lines = ["# What the learn job found", "", "## Clarification thresholds per intent", "",
+             "| intent | ask to choose below | clarifications seen | changed the intent |", "|---|---|---|---|"]
+    lines += [f"| {i} | {t['clarify_below']} | {t['clarified']} | {t['changed_intent']} |"
+              for i, t in totals["intent_thresholds"].items()]
+    lines += ["", "## KB gaps: questions the knowledge base matched poorly", "", "| intent | best KB score | question |",
+              "|---|---|---|"]
+    lines += [f"| {g['intent']} | {g['kb_score'] if g['kb_score'] is not None else 'no hit'} | {g['question']} |"
+              for g in totals["kb_gaps"][:50]]
+    return "\n".join(lines) + "\n"
+
+
+def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
+          report: str | None = None) -> dict[str, Any]:
     from memory.graph import KnowledgeGraph
     from memory.writer import Op
 
@@ -170,7 +179,11 @@ def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True)
         chunk = 5000
         for i in progress(range(0, len(rows), chunk), total=(len(rows) + chunk - 1) // chunk, desc="learn"):
             part.add(aggregate(rows[i:i + chunk], active))
-    examples = _new_phrasings(store, part.resolved_conversations) if with_examples else []
+    found = openings(store, sorted(part.conversations)) if part.conversations else {}
+    examples = _new_phrasings(store, part.resolved_conversations, found) if with_examples else []
+    hist = merge_histograms(totals.pop("clarifications", {}), clarification_histogram(found, part.conversations))
+    gaps = (kb_gaps(found, part.conversations) + totals.pop("kb_gaps", []))
+    gaps = sorted(gaps, key=lambda g: (g["kb_score"] if g["kb_score"] is not None else -1.0, g["question"]))[:200]
     # Derived rows first, the ledger last: a crash in between re-learns the batch next time. procedure_runs and
     # intent examples are keyed (no double count); graph evidence could count twice in that crash window only.
     for i in range(0, len(part.runs), 20_000):
@@ -184,13 +197,21 @@ def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True)
     for i in range(0, len(ledger), 20_000):
         writer.append("learned_episodes", ledger[i:i + 20_000])
     new_mark = max(filter(None, [watermark, part.latest]), default=None)
-    totals = dict(Counter(totals) + Counter({"episodes": len(rows), **part.outcomes}))
+    counts = Counter({k: v for k, v in totals.items() if isinstance(v, int)})
+    totals = dict(counts + Counter({"episodes": len(rows), **part.outcomes}))
+    totals.update(clarifications=hist, kb_gaps=gaps, intent_thresholds=thresholds(hist))
     ops = [Op(table="job_state", kind="upsert", rows=[{"job": JOB, "watermark": new_mark,
                                                         "state": json.dumps(totals), "updated_at": now}])]
     writer.apply(ops)
+    if report:
+        from pathlib import Path
+
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(report_markdown(totals))
     elapsed = time.perf_counter() - started
     return {"job": JOB, "engine": engine, "episodes": len(rows), "runs_recorded": len(part.runs),
             "graph_edges_touched": edges, "new_intent_examples": len(examples),
+            "intent_thresholds": totals["intent_thresholds"], "kb_gaps": len(gaps),
             "outcomes": dict(part.outcomes), "seconds": round(elapsed, 2),
             "episodes_per_s": round(len(rows) / elapsed, 1) if rows else 0.0,
             "watermark": new_mark.isoformat() if new_mark else None}
@@ -200,12 +221,14 @@ def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--no-examples", action="store_true", help="skip learning intent examples (no embedding model)")
+    p.add_argument("--report", default=None, help="write thresholds and KB gaps as markdown here")
     args = p.parse_args(argv)
     if args.engine == "ray":
         import ray
 
         ray.init(address="auto" if _cluster_running() else None, ignore_reinit_error=True)
-    print_summary(learn(args.memory_uri, engine=args.engine, with_examples=not args.no_examples))
+    print_summary(learn(args.memory_uri, engine=args.engine, with_examples=not args.no_examples,
+                        report=args.report))
 
 
 def _cluster_running() -> bool:
