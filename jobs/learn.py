@@ -6,14 +6,15 @@
 - intent examples: the opening words of resolved conversations that are a new phrasing for their intent.
 
 Incremental: a watermark in job_state plus a ledger of learned episode ids, so running it twice counts nothing
-twice. Reads episodes in this process (`--engine local`) or as a Ray Data dataset over the Lance table
-(`--engine ray`); both use the same per-batch aggregation.
+twice. Aggregates in this process (`--engine local`) or in Ray tasks, a chunk of episodes each (`--engine ray`);
+both use the same per-batch aggregation.
 
     python -m jobs.learn --memory-uri ./var/memory [--engine ray]
 """
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -89,23 +90,17 @@ def _active_versions(store: MemoryStore) -> dict[str, int]:
     return {r["name"]: int(r["version"]) for r in rows}
 
 
-def _aggregate_with_ray(store: MemoryStore, rows: list[dict[str, Any]], active: dict[str, int]) -> Partial:
-    """The same aggregation as Ray tasks over the Lance table (ray.data.read_lance), filtered to `rows`' ids."""
+def _aggregate_with_ray(rows: list[dict[str, Any]], active: dict[str, int], chunk: int = 5000) -> Partial:
+    """The same aggregation as Ray tasks, one per chunk of episodes (Ray Data's read_lance would need pandas,
+    which this project does not install)."""
     import ray
 
-    wanted = {r["episode_id"] for r in rows}
-    ds = ray.data.read_lance(f"{store.uri}/episodes.lance", columns=[
-        "episode_id", "conversation_id", "summary", "intent", "steps", "outcome", "ended_at"])
-    wanted_ref = ray.put(wanted)
-
-    def batch(b):
-        ids = ray.get(wanted_ref)
-        keep = [r for r in b.to_pylist() if r["episode_id"] in ids]
-        return {"partial": [aggregate(keep, active)]}
-
+    task = ray.remote(num_cpus=1)(aggregate)
+    active_ref = ray.put(active)
+    refs = [task.remote(rows[i:i + chunk], active_ref) for i in range(0, len(rows), chunk)]
     total = Partial()
-    for out in ds.map_batches(batch, batch_format="pyarrow", batch_size=4096).iter_rows():
-        total.add(out["partial"])
+    for part in progress(ray.get(refs), total=len(refs), desc="learn (ray)"):
+        total.add(part)
     return total
 
 
@@ -165,7 +160,6 @@ def report_markdown(totals: dict[str, Any]) -> str:
 def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
           report: str | None = None) -> dict[str, Any]:
     from memory.graph import KnowledgeGraph
-    from memory.writer import Op
 
     store, writer = local_writer(memory_uri)
     started = time.perf_counter()
@@ -173,7 +167,7 @@ def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
     rows = read_new(store, JOB, watermark)
     active = _active_versions(store)
     if engine == "ray" and rows:
-        part = _aggregate_with_ray(store, rows, active)
+        part = _aggregate_with_ray(rows, active)
     else:
         part = Partial()
         chunk = 5000
@@ -200,9 +194,7 @@ def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
     counts = Counter({k: v for k, v in totals.items() if isinstance(v, int)})
     totals = dict(counts + Counter({"episodes": len(rows), **part.outcomes}))
     totals.update(clarifications=hist, kb_gaps=gaps, intent_thresholds=thresholds(hist))
-    ops = [Op(table="job_state", kind="upsert", rows=[{"job": JOB, "watermark": new_mark,
-                                                        "state": json.dumps(totals), "updated_at": now}])]
-    writer.apply(ops)
+    writer.upsert("job_state", [{"job": JOB, "watermark": new_mark, "state": json.dumps(totals), "updated_at": now}])
     if report:
         from pathlib import Path
 
@@ -226,15 +218,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.engine == "ray":
         import ray
 
-        ray.init(address="auto" if _cluster_running() else None, ignore_reinit_error=True)
+        # Under `ray job submit` RAY_ADDRESS names the cluster; run by hand, a private local one (never someone
+        # else's cluster that happens to be running on this machine).
+        ray.init(address=os.environ.get("RAY_ADDRESS") or "local", ignore_reinit_error=True)
     print_summary(learn(args.memory_uri, engine=args.engine, with_examples=not args.no_examples,
                         report=args.report))
-
-
-def _cluster_running() -> bool:
-    import os
-
-    return bool(os.environ.get("RAY_ADDRESS"))
 
 
 if __name__ == "__main__":

@@ -65,26 +65,34 @@ def _log_decision(store: MemoryStore, writer, entry: dict[str, Any]) -> None:
 
 
 def compare(store: MemoryStore, writer, playbook: str, candidate: int, *, replay: int = 200,
-            seed: int = REPLAY_SEED, promote: bool = False, min_per_arm: int = MIN_PER_ARM,
+            regression: int = 100, seed: int = REPLAY_SEED, promote: bool = False, min_per_arm: int = MIN_PER_ARM,
             margin: float = MARGIN) -> dict[str, Any]:
+    """The significance test runs on replayed contacts of the intents this playbook serves (where a playbook
+    change can show); a regression set over every family checks that no family gets worse."""
+    from .evolve import intents_of
+
     lib = Library(store)
     if (playbook, candidate) not in lib.versions:
         raise SystemExit(f"playbook {playbook!r} has no version {candidate}")
     control_books = lib.books()
     candidate_books = {**control_books, playbook: lib.versions[(playbook, candidate)]}
-    scenarios = [c.scenario for c in draw_contacts(seed, replay)]
-    control = evaluate(control_books, scenarios, f"control {playbook} v{lib.active.get(playbook)}")
-    cand = evaluate(candidate_books, scenarios, f"candidate {playbook} v{candidate}")
+    served = [c.scenario for c in draw_contacts(seed, replay, intents=intents_of(playbook))]
+    mixed = [c.scenario for c in draw_contacts(seed + 1, regression)]
+    control = evaluate(control_books, served, f"control {playbook} v{lib.active.get(playbook)}")
+    cand = evaluate(candidate_books, served, f"candidate {playbook} v{candidate}")
+    control_mix = evaluate(control_books, mixed, "regression control")
+    cand_mix = evaluate(candidate_books, mixed, "regression candidate")
     decision = decide(control["resolved"], control["n"], cand["resolved"], cand["n"], min_per_arm=min_per_arm,
                       margin=margin)
-    worse = [f for f, rate in cand["by_family"].items() if rate < control["by_family"].get(f, 0.0)]
-    go = decision.promote and not worse
+    worse = sorted({f for c, b in ((control, cand), (control_mix, cand_mix))
+                    for f, rate in b["by_family"].items() if rate < c["by_family"].get(f, 0.0)})
     promoted = None
-    if promote and go:
+    if promote and decision.promote and not worse:
         ProceduralMemory(store, writer).activate(playbook, candidate)
         promoted = candidate
     entry = {"at": now_utc().isoformat(), "playbook": playbook, "control_version": lib.active.get(playbook),
              "candidate_version": candidate, "control": control, "candidate": cand,
+             "regression": {"control": control_mix, "candidate": cand_mix},
              "decision": decision.model_dump(), "families_worse": worse, "promoted": promoted}
     _log_decision(store, writer, entry)
     return {"job": JOB, **entry}
@@ -141,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--playbook", required=True)
     p.add_argument("--candidate", type=int, help="the version to evaluate; default: the newest candidate")
-    p.add_argument("--replay", type=int, default=200, help="replayed contacts per arm")
+    p.add_argument("--replay", type=int, default=200, help="replayed contacts of the playbook's intents per arm")
+    p.add_argument("--regression", type=int, default=100, help="replayed contacts of every family per arm")
     p.add_argument("--seed", type=int, default=REPLAY_SEED)
     p.add_argument("--promote", action="store_true", help="activate the candidate when the decision says so")
     p.add_argument("--rollback", action="store_true", help="re-activate the previously active version")
@@ -164,8 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.start_ab is not None:
         print_summary(start_ab(store, writer, args.playbook, version, args.start_ab))
         return
-    print_summary(compare(store, writer, args.playbook, version, replay=args.replay, seed=args.seed,
-                          promote=args.promote))
+    print_summary(compare(store, writer, args.playbook, version, replay=args.replay, regression=args.regression,
+                          seed=args.seed, promote=args.promote))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ def draw_contacts(seed: int, n: int, *, check_resolvable: bool = True,
     personas = list(traffic.personas)
     made = attempts = 0
     world_seed, world = None, None
+    family, retry = None, False
     while made < n:
         attempts += 1
         if attempts > n * 20:
@@ -121,11 +122,14 @@ def draw_contacts(seed: int, n: int, *, check_resolvable: bool = True,
         if world is None or attempts % CONTACTS_PER_WORLD == 0:
             world_seed = seed * 100_003 + attempts
             world = Sandbox(generate_world(world_seed, WORLD_CUSTOMERS))
-        template = rng.choice(by_family[rng.choices(families, weights)[0]])
+        # A draw that cannot apply is redrawn within the same family, so the mix keeps the traffic's weights.
+        family = family if retry else rng.choices(families, weights)[0]
+        template = rng.choice(by_family[family])
         customer_id = rng.choice(sorted(world.world.customers))
         persona = rng.choices(personas, [traffic.personas[p] for p in personas])[0]
         scenario = _retarget(template, world, world_seed, customer_id, attempts)
-        if scenario is None or (check_resolvable and not _resolvable(scenario)):
+        retry = scenario is None or (check_resolvable and not _resolvable(scenario))
+        if retry:
             continue
         made += 1
         yield Contact(scenario=scenario, persona=persona, template_id=template.id)
