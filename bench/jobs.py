@@ -2,7 +2,8 @@
 
     OMP_NUM_THREADS=1 python bench/jobs.py --episodes 10000 100000 [--engine local ray]
 
-Episodes are written straight into a fresh episodes table (no embeddings: learn does not read them), then
+Episodes are written straight into a fresh episodes table (no embeddings: learn does not read them; not
+compacted: no vector index over null vectors), then
 `jobs.learn.learn` runs once over all of them (intent examples off: synthetic episodes have no turns), and a
 second time to show the incremental cost when nothing is new. Last line: one-line JSON summary.
 """
@@ -68,7 +69,6 @@ def prepare(uri: str, n: int) -> float:
     rows = synthetic(n)
     for i in range(0, n, 20_000):
         writer.append("episodes", rows[i:i + 20_000])
-    writer.compact(["episodes"])
     return time.perf_counter() - started
 
 
