@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     client = make_client(args.memory_uri, args.base_url, args.operations_key, args.admin_key)
     started = time.perf_counter()
-    results = simulate(client, args.seed, args.n)
+    try:
+        results = simulate(client, args.seed, args.n)
+    finally:
+        if hasattr(client, "close"):
+            client.close()
     elapsed = time.perf_counter() - started
     print_summary({"job": "simulate", "seed": args.seed, "via": "http" if args.base_url else "in-process",
                    "seconds": round(elapsed, 1), **tally(results)})
