@@ -79,8 +79,9 @@ class KnowledgeDeployment:
 class TechnicalDeployment:
     def __init__(self, oss_bss: Any, memory_uri: str) -> None:
         from actors.technical import TechnicalAgent, procedural_source
+        from memory.experiments import experiment_variants
 
-        self.agent = TechnicalAgent(oss_bss, procedural_source(memory_uri))
+        self.agent = TechnicalAgent(oss_bss, procedural_source(memory_uri), variants=experiment_variants(memory_uri))
 
     async def step(self, req: TechnicalRequest):
         return await self.agent.step(req)

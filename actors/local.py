@@ -29,6 +29,7 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     """`llm`: an actors.llm_brain.ClaudeBrain for the Claude path; None runs every agent offline."""
     from actors.conversation_store import memory_backed
     from memory.embed import get_embedder
+    from memory.experiments import experiment_variants
     from memory.semantic import SemanticMemory
     from memory.store import connect
     from memory.writer import LocalWriter
@@ -37,7 +38,8 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     store = connect(memory_uri)
     knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
     conversations, episodes = memory_backed(memory_uri)
-    planner = Planner(intent=IntentAgent(), technical=TechnicalAgent(oss_bss, procedural_source(memory_uri)),
+    planner = Planner(intent=IntentAgent(), technical=TechnicalAgent(oss_bss, procedural_source(memory_uri),
+                                                                variants=experiment_variants(memory_uri)),
                       knowledge=knowledge,
                       dialogue=DialogueAgent(), escalation=EscalationAgent(), oss_bss=oss_bss,
                       store=conversations, episodes=episodes, llm=llm)

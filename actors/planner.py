@@ -404,7 +404,7 @@ def episode_of(state: ConversationState, issue: Issue) -> dict[str, Any]:
         "episode_id": issue.episode_id, "customer_id": state.customer_id, "conversation_id": state.conversation_id,
         "channel": state.channel, "issue_key": f"{issue.intent}:{service or state.customer_id}",
         "summary": f"{issue.intent.replace('_', ' ')} {issue.status} after {issue.turns} turns"
-                   f" with playbook {run.playbook_id if run else 'none'}{told}",
+                   f" with playbook {f'{run.playbook_id} v{run.version}' if run else 'none'}{told}",
         "intents": [issue.intent], "service_type": run.scope.get("service_kind") if run else None,
         "steps": steps, "outcome": issue.status,
         "started_at": issue.opened_at, "ended_at": issue.closed_at or issue.opened_at,

@@ -23,13 +23,18 @@ PlaybookSource = Callable[[], dict[str, Playbook]]
 
 
 class TechnicalAgent:
-    def __init__(self, oss_bss: Any, playbooks: PlaybookSource = load_playbooks) -> None:
+    def __init__(self, oss_bss: Any, playbooks: PlaybookSource = load_playbooks,
+                 variants: Callable[[str, dict, Any], dict] | None = None) -> None:
         self.oss_bss = oss_bss
         self.playbooks = playbooks
+        # A/B experiments on playbook versions (memory.experiments): which version this conversation runs.
+        self.variants = variants
 
 
     async def step(self, req: TechnicalRequest) -> TechnicalResult:
         books = self.playbooks()
+        if self.variants is not None:
+            books = self.variants(req.conversation_id, books, req.run)
         runner = PlaybookRunner(books)
         port = RemoteToolPort(self.oss_bss, req.conversation_id, req.identity)
         if req.start_playbook is not None:

@@ -1,0 +1,13 @@
+"""Offline Ray jobs that make the system better, each `python -m jobs.X` (or `ray job submit --working-dir . --
+python -m jobs.X`), each ending with a one-line JSON summary on stdout:
+
+- simulate: simulated customer contacts (fault catalogue x generated worlds x personas) through the HTTP API or the
+  in-process agents; the planner writes their episodes.
+- learn: playbook run statistics, knowledge-graph evidence, new intent phrasings, clarification thresholds and a
+  KB-gap report from new episodes (watermark + ledger: nothing counted twice).
+- failures: failure points of failed episodes traced through the playbook graph, patterns ranked by cost, fixes
+  proposed; `failure_patterns` table and a markdown report.
+- evolve: candidate playbook versions from the costliest pattern, gated on a small replay batch.
+- prompt_eval: candidate vs active on replayed contacts, promotion by a margin z-test with a minimum sample,
+  A/B experiments served sticky per conversation, rollback.
+"""

@@ -131,6 +131,31 @@ class KnowledgeGraph:
         self.writer.apply([Op(table="kg_edges", kind="upsert", rows=rows)])
         return new
 
+    def add_evidence(self, counts: dict[tuple[str, str, str], int], *, at: datetime | None = None,
+                     source: str | None = None) -> int:
+        """Many observations at once: each (src, relation, dst) gains `n` evidence, opened when new; one commit.
+
+        For the learning jobs, which count thousands of episodes; relations here are not exclusive."""
+        at = at or now_utc()
+        rows = []
+        for (src, relation, dst), n in sorted(counts.items()):
+            if n <= 0:
+                continue
+            src_e, dst_e = entity(src), entity(dst)
+            same = [f for f in self._open_edges(src_e, relation) if f.dst == dst_e]
+            if same:
+                f = same[0]
+                f.evidence_count += n
+                if source and source not in f.sources:
+                    f.sources.append(source)
+            else:
+                f = Fact(edge_id=_edge_id(src_e, relation, dst_e, at), src=src_e, relation=relation, dst=dst_e,
+                         valid_from=at, evidence_count=n, sources=[source] if source else [])
+            rows.append(f.model_dump())
+        if rows:
+            self.writer.upsert("kg_edges", rows)
+        return len(rows)
+
     def invalidate(self, src: str, relation: str, dst: str, *, at: datetime | None = None,
                    reason: str | None = None) -> int:
         """Close the open fact(s) src -relation-> dst at `at`. Returns how many were closed (0 if none open)."""

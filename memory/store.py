@@ -247,6 +247,74 @@ TABLES: dict[str, TableSpec] = {
             btree=("alert_id", "at"),
             bitmap=("agent", "metric", "severity"),
         ),
+        # -- what the offline learning jobs keep (jobs/) ------------------------------------------------------
+        TableSpec(
+            name="job_state",
+            group="learning",
+            key="job",
+            schema=_schema(
+                _key("job"),
+                pa.field("watermark", Ts),  # episodes that ended before (watermark - grace) are done
+                pa.field("state", Str),  # JSON: the job's own running totals
+                pa.field("updated_at", Ts, nullable=False),
+            ),
+            btree=("job",),
+        ),
+        TableSpec(
+            name="learned_episodes",
+            group="learning",
+            key="ledger_id",  # "<job>:<episode_id>": an episode counted by a job once, whatever the reruns
+            schema=_schema(
+                _key("ledger_id"),
+                pa.field("job", Str, nullable=False),
+                pa.field("episode_id", Str, nullable=False),
+                pa.field("ended_at", Ts, nullable=False),
+                pa.field("learned_at", Ts, nullable=False),
+            ),
+            btree=("ledger_id", "ended_at"),
+            bitmap=("job",),
+        ),
+        TableSpec(
+            name="experiments",
+            group="procedural",
+            key="experiment_id",
+            schema=_schema(
+                _key("experiment_id"),
+                pa.field("playbook", Str, nullable=False),
+                pa.field("control_version", pa.int64(), nullable=False),
+                pa.field("candidate_version", pa.int64(), nullable=False),
+                pa.field("share", pa.float64(), nullable=False),  # of conversations given the candidate
+                pa.field("status", Str, nullable=False),  # running | stopped
+                pa.field("started_at", Ts, nullable=False),
+                pa.field("stopped_at", Ts),
+                pa.field("note", Str),
+            ),
+            btree=("experiment_id",),
+            bitmap=("status",),
+        ),
+        TableSpec(
+            name="failure_patterns",
+            group="learning",
+            key="pattern_id",
+            schema=_schema(
+                _key("pattern_id"),
+                pa.field("playbook", Str),
+                pa.field("version", pa.int64()),
+                pa.field("intent", Str),
+                pa.field("failure_step", Str),  # the playbook step after which the conversation went wrong
+                pa.field("trigger", Str),  # what the customer's line/device showed there (JSON)
+                pa.field("outcome", Str),
+                pa.field("count", pa.int64(), nullable=False),
+                pa.field("cost", pa.float64()),
+                pa.field("share_of_runs", pa.float64()),
+                pa.field("diagnosis", Str),
+                pa.field("proposed_fix", Str),  # JSON {kind, ...}
+                pa.field("examples", StrList),  # episode ids
+                pa.field("detected_at", Ts, nullable=False),
+            ),
+            btree=("pattern_id",),
+            bitmap=("playbook",),
+        ),
     ]
 }
 

@@ -71,9 +71,11 @@ async def _handoff(port: ToolPort, outcome: Outcome, customer_id: str | None, re
     outcome.transcript.append(Exchange(who="system", text=f"Handing over to a person ({queue}): {reason}"))
 
 
-async def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
+async def run_conversation(scenario: Scenario, sandbox: Any, books: dict[str, Any] | None = None) -> Outcome:
+    """`books` replaces the playbook files (a candidate version under evaluation)."""
+    books = books or load_playbooks()
     port = LocalToolPort(sandbox, conversation_id=f"scn-{scenario.id}")
-    runner = PlaybookRunner(load_playbooks())
+    runner = PlaybookRunner(books)
     customer = ScriptedCustomer(scenario, sandbox)
     outcome = Outcome(scenario_id=scenario.id, transcript=[Exchange(who="customer", text=scenario.message)])
 
@@ -90,7 +92,6 @@ async def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
         return outcome
 
     catalogue = load_intents()
-    books = load_playbooks()
     for intent in scenario.intents:
         spec = catalogue[intent]
         if spec.playbook is None:
@@ -105,13 +106,13 @@ async def run_conversation(scenario: Scenario, sandbox: Any) -> Outcome:
     return outcome
 
 
-def run_scenario_with_playbooks(scenario: Scenario):
+def run_scenario_with_playbooks(scenario: Scenario, books: dict[str, Any] | None = None):
     from .report import judge
 
     sandbox = build_sandbox(scenario)
     before = sandbox.world.model_copy(deep=True)
     try:
-        outcome = asyncio.run(run_conversation(scenario, sandbox))
+        outcome = asyncio.run(run_conversation(scenario, sandbox, books))
     except TelcoError as err:
         outcome = Outcome(scenario_id=scenario.id, error=f"{err.code}: {err.message}")
     return judge(scenario, before, sandbox, outcome)

@@ -1,0 +1,93 @@
+"""Reading episodes for the learning jobs, and what can be read off one episode without any other data."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from memory.store import MemoryStore, sql_str, sql_ts
+
+COLUMNS = ["episode_id", "customer_id", "conversation_id", "summary", "intent", "steps", "outcome",
+           "started_at", "ended_at"]
+ESCALATION_TOOLS = {"transfer_to_person", "open_ticket"}
+# Episodes may land after newer ones (the planner writes them off the reply path); a job re-reads this far back
+# from its watermark and skips what its ledger already holds.
+GRACE = timedelta(hours=1)
+
+_PLAYBOOK = re.compile(r"with playbook ([a-z0-9_]+)(?: v(\d+))?")
+
+
+def playbook_of(summary: str) -> tuple[str | None, int | None]:
+    m = _PLAYBOOK.search(summary or "")
+    if not m or m.group(1) == "none":
+        return None, None
+    return m.group(1), int(m.group(2)) if m.group(2) else None
+
+
+def steps_of(row: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = row.get("steps")
+    return json.loads(raw) if isinstance(raw, str) else list(raw or [])
+
+
+@lru_cache(maxsize=1)
+def _changing_customer_steps() -> frozenset[str]:
+    from telco.sandbox.customer_steps import list_customer_steps
+
+    return frozenset(s.id for s in list_customer_steps() if s.ops)
+
+
+@lru_cache(maxsize=1)
+def _write_tools() -> frozenset[str]:
+    from telco.tools import TOOLS
+
+    return frozenset(n for n, t in TOOLS.items() if t.kind == "write")
+
+
+def is_action(step: dict[str, Any]) -> bool:
+    """A step that changes the customer's world (a fix), as opposed to a look or a hand-over."""
+    name = step.get("name")
+    if name in ESCALATION_TOOLS or step.get("ok") is False:
+        return False
+    if step.get("kind") == "customer_step":
+        return name in _changing_customer_steps()
+    return step.get("kind") == "tool" and name in _write_tools()
+
+
+def fix_of(steps: list[dict[str, Any]]) -> str | None:
+    """The last action of a resolved episode: what fixed it."""
+    for step in reversed(steps):
+        if is_action(step):
+            return step["name"]
+    return None
+
+
+def cause_of(steps: list[dict[str, Any]]) -> str | None:
+    """What the customer was told about the cause (an inform notice), when the playbook named it."""
+    for step in steps:
+        if step.get("kind") == "inform":
+            return step["name"]
+    return None
+
+
+def read_new(store: MemoryStore, job: str, watermark: datetime | None, *, limit: int = 10_000_000) -> list[dict]:
+    """Episodes this job has not learned from yet: ended after (watermark - GRACE) and not in its ledger."""
+    table = store.table("episodes")
+    where = f"ended_at >= {sql_ts(watermark - GRACE)}" if watermark else None
+    q = table.search()
+    if where:
+        q = q.where(where)
+    rows = q.select(COLUMNS).limit(limit).to_arrow().to_pylist()
+    if not rows:
+        return []
+    seen = ledger_ids(store, job, watermark)
+    return [r for r in rows if f"{job}:{r['episode_id']}" not in seen]
+
+
+def ledger_ids(store: MemoryStore, job: str, watermark: datetime | None) -> set[str]:
+    where = f"job = {sql_str(job)}"
+    if watermark:
+        where += f" AND ended_at >= {sql_ts(watermark - GRACE)}"
+    t = store.table("learned_episodes").search().where(where).select(["ledger_id"]).limit(10_000_000).to_arrow()
+    return set(t.column("ledger_id").to_pylist())

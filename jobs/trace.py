@@ -1,0 +1,101 @@
+"""Replaying an episode's recorded steps through the playbook version that produced it, to find where it went
+wrong: the last step before the run entered its escalation tail (the steps that lead to a hand-over with nothing
+left for the customer to try)."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from telco.playbooks.expressions import holds
+from telco.playbooks.spec import Playbook, Step
+
+from .episodes import ESCALATION_TOOLS
+
+
+class Edge(BaseModel):
+    playbook: str
+    step: str  # the step id
+    via: str  # "next", "branch:<i>" or "on_error"
+    target: str
+
+
+class Trace(BaseModel):
+    path: list[str]  # "playbook.step" in the order visited
+    failure: Edge | None = None  # the edge into the escalation tail
+    observation: Any = None  # what the failing step saw (its result)
+    complete: bool = True  # False: the recorded steps stopped matching the playbook
+
+
+def escalation_tail(book: Playbook) -> set[str]:
+    """Steps from which the run ends escalated without asking or trying anything more."""
+    tail = {s.id for s in book.steps if s.end == "escalated"}
+    changed = True
+    while changed:
+        changed = False
+        for s in book.steps:
+            if s.id in tail:
+                continue
+            passive = s.inform is not None or (s.tool in ESCALATION_TOOLS)
+            targets = [t for t in [s.next, s.on_error, *(b.goto for b in s.branches)] if t]
+            if passive and targets and all(t in tail for t in targets):
+                tail.add(s.id)
+                changed = True
+    return tail
+
+
+def _edge(step: Step, ns: dict[str, Any]) -> tuple[str, str | None]:
+    for i, b in enumerate(step.branches):
+        if holds(b.when, ns):
+            return f"branch:{i}", b.goto
+    return "next", step.next
+
+
+def trace(books: dict[str, Playbook], playbook: str, steps: list[dict[str, Any]]) -> Trace:
+    book = books[playbook]
+    tail = escalation_tail(book)
+    cur: str | None = book.start
+    vars_: dict[str, Any] = {}
+    slots: dict[str, Any] = {}
+    i = 0
+    out = Trace(path=[])
+    last: tuple[Step, str, str, Any] | None = None
+    for _ in range(300):
+        if cur is None:
+            break
+        step = book.step(cur)
+        out.path.append(f"{book.id}.{step.id}")
+        if cur in tail and last is not None and out.failure is None:
+            s, via, target, seen = last
+            out.failure = Edge(playbook=book.id, step=s.id, via=via, target=target)
+            out.observation = seen
+        if step.end:
+            break
+        if step.continue_with:
+            book = books[step.continue_with]
+            tail, cur = escalation_tail(book), book.start
+            continue
+        if step.inform:
+            if i < len(steps) and steps[i].get("kind") == "inform" and steps[i].get("name") == step.inform:
+                i += 1
+            via, nxt = _edge(step, {"scope": {}, "vars": vars_, "slots": slots, "result": None})
+            last, cur = (step, via, nxt, None), nxt
+            continue
+        wanted = step.tool or step.customer_step or step.ask
+        if i >= len(steps) or steps[i].get("name") != wanted:
+            out.complete = False
+            break
+        rec = steps[i]
+        i += 1
+        result = rec.get("result")
+        if step.tool and rec.get("ok") is False:
+            vars_["last_error"] = result
+            last, cur = (step, "on_error", step.on_error, result), step.on_error
+            continue
+        if step.ask:
+            slots[step.ask] = result
+        if step.save_as:
+            vars_[step.save_as] = result
+        via, nxt = _edge(step, {"scope": {}, "vars": vars_, "slots": slots, "result": result})
+        last, cur = (step, via, nxt, result), nxt
+    return out

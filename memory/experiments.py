@@ -1,0 +1,87 @@
+"""A/B experiments on playbook versions: which running experiment gives a conversation the candidate version.
+
+Assignment is sticky per conversation (a hash of experiment and conversation id: no state to keep, the same on
+every replica), with a configurable share for the candidate. A run already under way keeps the version it started
+with, even when the experiment stops or its share changes mid-conversation. Experiments are started and stopped by
+the evaluation job (jobs.prompt_eval); outcomes per version come from the episodes (jobs.learn).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any, Callable
+
+from telco.errors import InvalidInput
+
+from .store import MemoryStore, now_utc, sql_str
+from .writer import WriterBase
+
+
+def arm(experiment_id: str, conversation_id: str, share: float) -> str:
+    """'candidate' for `share` of conversations, 'control' for the rest; a conversation always gets the same arm."""
+    if not 0.0 <= share <= 1.0:
+        raise InvalidInput(f"share must be within [0, 1], got {share}")
+    digest = hashlib.sha256(f"{experiment_id}|{conversation_id}".encode()).digest()
+    return "candidate" if int.from_bytes(digest[:8], "big") / 2 ** 64 < share else "control"
+
+
+class Experiments:
+    def __init__(self, store: MemoryStore, writer: WriterBase) -> None:
+        self.store, self.writer = store, writer
+
+    def running(self) -> list[dict[str, Any]]:
+        return self.store.table("experiments").search().where("status = 'running'").limit(1000).to_list()
+
+    def start(self, playbook: str, control: int, candidate: int, share: float, note: str | None = None) -> str:
+        arm("check", "check", share)  # validates the share
+        if any(e["playbook"] == playbook for e in self.running()):
+            raise InvalidInput(f"playbook {playbook!r} already has a running experiment; stop it first")
+        experiment_id = f"{playbook}:{control}-vs-{candidate}:{int(time.time())}"
+        self.writer.upsert("experiments", [{
+            "experiment_id": experiment_id, "playbook": playbook, "control_version": control,
+            "candidate_version": candidate, "share": share, "status": "running", "started_at": now_utc(),
+            "stopped_at": None, "note": note}])
+        return experiment_id
+
+    def stop(self, playbook: str) -> int:
+        rows = [e for e in self.running() if e["playbook"] == playbook]
+        if rows:
+            self.writer.upsert("experiments", [{**e, "status": "stopped", "stopped_at": now_utc()} for e in rows])
+        return len(rows)
+
+
+VariantSource = Callable[[str, dict, Any], dict]
+
+
+def experiment_variants(memory_uri: str, refresh_s: float = 30.0) -> VariantSource:
+    """For the technical agent: (conversation id, active books, run in progress) -> the books this conversation
+    uses. Experiments and candidate bodies are re-read every `refresh_s`."""
+    from telco.playbooks.spec import Playbook
+
+    from .store import connect
+
+    store = connect(memory_uri)
+    cache: dict[str, Any] = {"at": float("-inf"), "running": [], "bodies": {}}
+
+    def body(name: str, version: int) -> Playbook | None:
+        key = (name, version)
+        if key not in cache["bodies"]:
+            rows = (store.table("procedures").search()
+                    .where(f"procedure_id = {sql_str(f'{name}@{version}')}").limit(1).to_list())
+            cache["bodies"][key] = Playbook.model_validate_json(rows[0]["body"]) if rows else None
+        return cache["bodies"][key]
+
+    def variants(conversation_id: str, books: dict, run: Any) -> dict:
+        if time.monotonic() - cache["at"] > refresh_s:
+            cache.update(at=time.monotonic(),
+                         running=store.table("experiments").search().where("status = 'running'").limit(
+                             1000).to_list())
+        out = dict(books)
+        for e in cache["running"]:
+            if e["playbook"] in out and arm(e["experiment_id"], conversation_id, e["share"]) == "candidate":
+                out[e["playbook"]] = body(e["playbook"], int(e["candidate_version"])) or out[e["playbook"]]
+        if run is not None and run.playbook_id in out and out[run.playbook_id].version != run.version:
+            out[run.playbook_id] = body(run.playbook_id, run.version) or out[run.playbook_id]
+        return out
+
+    return variants
