@@ -34,6 +34,7 @@ from telco.playbooks.runner import RunState
 log = logging.getLogger(__name__)
 
 CLARIFY_BELOW = 0.8  # intent confidence below which we ask what the customer meant
+UNSURE_BELOW = 0.4  # a lone reading below this is a guess: no playbook starts on it
 SECONDARY_MIN = 0.5  # a further intent in the same message is kept only above this
 MAX_REASKS = 2  # unreadable answers in a row before a person takes over
 
@@ -157,6 +158,11 @@ class Planner:
         if pending is not None:
             answer, has_answer = await self._read_answer(state, pending, body, turn)
         elif not await self._open_issues(state, body, understood, turn):
+            if turn.unsure:
+                # High uncertainty: the help pages may still answer it; if not, the reply asks what they need.
+                answer = await self._agent(turn, "knowledge", self.knowledge.answer, KnowledgeRequest(
+                    question=body.text, question_vector=understood.text_vector))
+                turn.knowledge(answer, in_reply=True, even_unsure=True)
             return
         decision = await self._agent(turn, "escalation", self.escalation.decide,
                                      self._facts(state, understood, turn, new_issue=pending is None))
@@ -213,6 +219,10 @@ class Planner:
                 candidates, answered_choice = chosen[:1], True
         top = candidates[0] if candidates else None
         choices = [*candidates[:1], *understood.alternatives]
+        if (top is not None and top.confidence < UNSURE_BELOW and len(choices) == 1 and not answered_choice
+                and not understood.signals.wants_person):
+            turn.unsure = True  # one weak reading and nothing else to offer
+            return False
         unclear = top is None or (top.confidence < CLARIFY_BELOW and len(choices) > 1)
         if unclear and not answered_choice and not understood.signals.wants_person:
             state.clarifying = choices[:3]

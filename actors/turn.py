@@ -23,6 +23,7 @@ class TurnBuilder:
         self.conflicting: tuple[str, str] | None = None
         self.knowledge_question: str | None = None
         self.knowledge_vector: list[float] | None = None
+        self.unsure = False  # the message could not be read as any issue with enough confidence
         self.llm: Any = None  # actors.llm_brain.LlmTurn on the Claude path
         self.degraded: str | None = None  # why the turn could not be served as usual (a back-end system down)
 
@@ -56,11 +57,12 @@ class TurnBuilder:
         if run.finished and run.playbook_id != "identify":
             self.parts.closing = run.status == "resolved"
 
-    def knowledge(self, answer: KnowledgeAnswer, in_reply: bool) -> None:
+    def knowledge(self, answer: KnowledgeAnswer, in_reply: bool, even_unsure: bool = False) -> None:
+        """even_unsure: the reply says so when the help pages have no clear answer (nothing else is said)."""
         self.citations = answer.citations if answer.confident else []
         self.trace.memory_hits.extend(MemoryHit(source="semantic", ref=c.section_id, score=c.score)
                                       for c in answer.citations)
-        if answer.confident and in_reply:
+        if (answer.confident or even_unsure) and in_reply:
             self.parts.knowledge = answer
 
     def escalated(self, decision: EscalationDecision) -> None:
