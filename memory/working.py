@@ -88,6 +88,15 @@ def _check_id(name: str, value: str) -> str:
     return value
 
 
+def _redacted_json(text: str) -> str:
+    """A JSON document redacted value by value: redacting its text whole could turn the digits of a number (a cost
+    like 0.0052912345678901 holds a Luhn-valid run) into a marker and leave JSON that no longer parses."""
+    try:
+        return json.dumps(redact(json.loads(text)))
+    except ValueError:
+        return redact_text(text)
+
+
 def _check_exchange(conversation_id: str, turns: list) -> None:
     _check_id("conversation_id", conversation_id)
     if not turns:
@@ -300,7 +309,7 @@ class WorkingMemory:
                 "intents": list(intents or []),
                 # The state change rides on the last row: a rebuild folds it once per exchange.
                 "state_patch": patch.model_dump_json(exclude_unset=True) if last else "{}",
-                "trace": redact_text(trace) if trace else None,
+                "trace": _redacted_json(trace) if trace else None,
                 "created_at": now,
             })
         new_state = state.model_copy(deep=True)

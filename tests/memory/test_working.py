@@ -109,3 +109,15 @@ def test_the_async_form_commits_in_order_refuses_a_stale_exchange_and_rebuilds_t
     assert [r["seq"] for r in wm.turns("conv-a")] == list(range(1, 8))
     rebuilt = WorkingMemory(store, writer, clock=clock).rebuild("conv-a")
     assert rebuilt.dialogue_state == "diagnosing" and rebuilt.last_seq == 7 and rebuilt.customer_id == "CUST-2"
+
+
+def test_a_trace_stays_valid_json_whatever_digits_its_numbers_hold(wm):
+    import json
+
+    trace = json.dumps({"cost_usd": 0.0052912345678901, "note": "card 4111 1111 1111 1111"})
+    from memory.redact import luhn_valid
+
+    assert luhn_valid("0052912345678901")  # what made the whole-text redaction break the JSON
+    wm.record_exchange("conv-j", [("customer", "hi", None), ("agent", "hello", trace)])
+    stored = json.loads(wm.turns("conv-j")[-1]["trace"])
+    assert stored["cost_usd"] == 0.0052912345678901 and "4111" not in stored["note"]
