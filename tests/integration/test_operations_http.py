@@ -211,16 +211,18 @@ def scrape() -> dict[str, list]:
 
 
 def test_turn_metrics_reach_the_ray_metrics_endpoint(app, http):
-    say(http, C1001, "my internet keeps dropping")
+    # Several turns, so every planner replica alive now has recorded one (a replica's series leave with it).
+    for _ in range(3):
+        say(http, C1001, "my internet keeps dropping")
 
     def exported():
         f = scrape()
         return f if {"ray_telco_turns", "ray_telco_agent_latency_ms", "ray_telco_intent_confidence"} <= set(f) else None
 
-    families = eventually(exported, timeout_s=60, every_s=2)
+    families = eventually(exported, timeout_s=90, every_s=2)
     assert families, sorted(n for n in scrape() if "telco" in n)
     names = {s.name for samples in families.values() for s in samples}
-    assert {"ray_telco_turns_total", "ray_telco_agent_latency_ms_bucket", "ray_telco_turn_errors_total"} <= names
+    assert {"ray_telco_turns_total", "ray_telco_agent_latency_ms_bucket", "ray_telco_intent_confidence_bucket"} <= names
     turns = sum(s.value for s in families["ray_telco_turns"] if s.name.endswith("_total") or s.name == "ray_telco_turns")
     assert turns >= 1
     agents = {s.labels.get("agent") for s in families["ray_telco_agent_latency_ms"]}
