@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from telco.sandbox.state import Sandbox
-from telco.scenarios.agents_driver import MAX_TURNS, ScenarioClient, _service_for, _what_i_meant, say
+from telco.scenarios.agents_driver import MAX_TURNS, ScenarioClient, service_for, what_i_meant, say
 from telco.scenarios.customer import ScriptedCustomer
 from telco.scenarios.outcome import Exchange, Outcome
 from telco.scenarios.report import ScenarioResult, judge
@@ -90,12 +90,12 @@ class _Talk:
                 return
             if turn["customer_steps"]:
                 step = turn["customer_steps"][0]
-                service = _service_for(scenario, self.customer, step["step_id"])
+                service = service_for(scenario, self.customer, step["step_id"])
                 observation = client.perform_step(step["step_id"], scenario.customer_id, service)
                 outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))
                 body = {"text": "Done.", "step_results": [{"step_id": step["step_id"], "observation": observation}]}
             elif turn["question"] and turn["question"]["kind"] == "choice":
-                body = {"text": _what_i_meant(scenario, turn["question"]["options"])}
+                body = {"text": what_i_meant(scenario, turn["question"]["options"])}
             elif turn["question"]:
                 body = {"text": self.answer(turn["question"])}
             else:

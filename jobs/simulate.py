@@ -8,7 +8,6 @@ Same seed, same contacts (world, fault, words, persona) in the same order.
 """
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections import Counter
@@ -32,8 +31,8 @@ def make_client(memory_uri: str, base_url: str | None, operations_key: str, admi
 def drain(client: Any) -> None:
     """Wait for the episodes the in-process planner writes off the reply path."""
     planner = getattr(client, "planner", None)
-    if planner is not None and planner._background:
-        client._run(asyncio.gather(*planner._background, return_exceptions=True))
+    if planner is not None:
+        client.loop.run_until_complete(planner.drain())
 
 
 def simulate(client: Any, seed: int, n: int, *, desc: str = "simulate") -> list[PersonaResult]:

@@ -115,12 +115,12 @@ def _converse(scenario: Scenario, client: ScenarioClient, customer: ScriptedCust
             return
         if turn["customer_steps"]:
             step = turn["customer_steps"][0]
-            service = _service_for(scenario, customer, step["step_id"])
+            service = service_for(scenario, customer, step["step_id"])
             observation = client.perform_step(step["step_id"], scenario.customer_id, service)
             outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))
             body = {"text": "Done.", "step_results": [{"step_id": step["step_id"], "observation": observation}]}
         elif turn["question"] and turn["question"]["kind"] == "choice":
-            body = {"text": _what_i_meant(scenario, turn["question"]["options"])}
+            body = {"text": what_i_meant(scenario, turn["question"]["options"])}
         elif turn["question"]:
             q = turn["question"]
             body = {"text": say(q["kind"], customer.answer(q["slot"]))}
@@ -128,7 +128,7 @@ def _converse(scenario: Scenario, client: ScenarioClient, customer: ScriptedCust
             return  # nothing asked and nothing pending: the conversation is over from the customer's side
 
 
-def _what_i_meant(scenario: Scenario, options: list[str]) -> str:
+def what_i_meant(scenario: Scenario, options: list[str]) -> str:
     """Asked to choose, the customer describes what they really want (their first concern)."""
     from telco.intents import load_intents
 
@@ -136,7 +136,7 @@ def _what_i_meant(scenario: Scenario, options: list[str]) -> str:
     return f"I mean: {load_intents()[wanted].description.rstrip('.').lower()}."
 
 
-def _service_for(scenario: Scenario, customer: ScriptedCustomer, step_id: str) -> str | None:
+def service_for(scenario: Scenario, customer: ScriptedCustomer, step_id: str) -> str | None:
     """Which device the customer acts on: the scenario's named service, else the step target's first service."""
     target = customer.target_of(step_id)
     sid = scenario.service_id
