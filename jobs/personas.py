@@ -12,9 +12,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from telco.sandbox.state import Sandbox
-from telco.scenarios.agents_driver import MAX_TURNS, ScenarioClient, service_for, what_i_meant, say
+from telco.scenarios.agents_driver import MAX_TURNS, ScenarioClient, next_message, say, send_logged
 from telco.scenarios.customer import ScriptedCustomer
-from telco.scenarios.outcome import Exchange, Outcome
+from telco.scenarios.outcome import Outcome
 from telco.scenarios.report import ScenarioResult, judge
 
 from .scenario_mix import Contact, load_traffic
@@ -80,23 +80,7 @@ class _Talk:
             if n >= patience:
                 self.abandoned = True
                 return
-            outcome.transcript.append(Exchange(who="customer", text=body["text"], data=body.get("step_results")))
-            turn = client.send(self.conversation_id, body)
-            outcome.turns += 1
-            outcome.transcript.append(Exchange(who="system", text=turn["reply"], data={"status": turn["status"]}))
-            outcome.informed.extend(turn["informed"])
-            outcome.writes.extend(a["tool"] for a in turn["actions_taken"])
-            if turn["status"] in ("resolved", "handed_off"):
-                return
-            if turn["customer_steps"]:
-                step = turn["customer_steps"][0]
-                service = service_for(scenario, self.customer, step["step_id"])
-                observation = client.perform_step(step["step_id"], scenario.customer_id, service)
-                outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))
-                body = {"text": "Done.", "step_results": [{"step_id": step["step_id"], "observation": observation}]}
-            elif turn["question"] and turn["question"]["kind"] == "choice":
-                body = {"text": what_i_meant(scenario, turn["question"]["options"])}
-            elif turn["question"]:
-                body = {"text": self.answer(turn["question"])}
-            else:
+            turn = send_logged(client, self.conversation_id, body, outcome)
+            body = next_message(turn, scenario, self.customer, client, outcome, self.answer)
+            if body is None:
                 return

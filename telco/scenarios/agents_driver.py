@@ -7,7 +7,7 @@ the scenario. The end state is then read from a world dump and judged by the sam
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import httpx
 
@@ -103,29 +103,44 @@ def run_scenario_with_agents(scenario: Scenario, client: ScenarioClient) -> Scen
 
 def _converse(scenario: Scenario, client: ScenarioClient, customer: ScriptedCustomer, outcome: Outcome) -> None:
     conversation_id = client.start()
-    body: dict[str, Any] = {"text": scenario.message}
+    body: dict[str, Any] | None = {"text": scenario.message}
     for _ in range(MAX_TURNS):
-        outcome.transcript.append(Exchange(who="customer", text=body["text"], data=body.get("step_results")))
-        turn = client.send(conversation_id, body)
-        outcome.turns += 1
-        outcome.transcript.append(Exchange(who="system", text=turn["reply"], data={"status": turn["status"]}))
-        outcome.informed.extend(turn["informed"])
-        outcome.writes.extend(a["tool"] for a in turn["actions_taken"])
-        if turn["status"] in ("resolved", "handed_off"):
+        turn = send_logged(client, conversation_id, body, outcome)
+        body = next_message(turn, scenario, customer, client, outcome,
+                            lambda q: say(q["kind"], customer.answer(q["slot"])))
+        if body is None:
             return
-        if turn["customer_steps"]:
-            step = turn["customer_steps"][0]
-            service = service_for(scenario, customer, step["step_id"])
-            observation = client.perform_step(step["step_id"], scenario.customer_id, service)
-            outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))
-            body = {"text": "Done.", "step_results": [{"step_id": step["step_id"], "observation": observation}]}
-        elif turn["question"] and turn["question"]["kind"] == "choice":
-            body = {"text": what_i_meant(scenario, turn["question"]["options"])}
-        elif turn["question"]:
-            q = turn["question"]
-            body = {"text": say(q["kind"], customer.answer(q["slot"]))}
-        else:
-            return  # nothing asked and nothing pending: the conversation is over from the customer's side
+
+
+def send_logged(client: ScenarioClient, conversation_id: str, body: dict[str, Any], outcome: Outcome) -> dict:
+    """One customer message and the system's turn, both written into the outcome's transcript."""
+    outcome.transcript.append(Exchange(who="customer", text=body["text"], data=body.get("step_results")))
+    turn = client.send(conversation_id, body)
+    outcome.turns += 1
+    outcome.transcript.append(Exchange(who="system", text=turn["reply"], data={"status": turn["status"]}))
+    outcome.informed.extend(turn["informed"])
+    outcome.writes.extend(a["tool"] for a in turn["actions_taken"])
+    return turn
+
+
+def next_message(turn: dict, scenario: Scenario, customer: ScriptedCustomer, client: ScenarioClient,
+                 outcome: Outcome, answer: Callable[[dict], str]) -> dict[str, Any] | None:
+    """What the customer sends next: a step's result (done on the device first), the choice they meant, or the
+    answer to a question (`answer`). None when the conversation is over from the customer's side."""
+    if turn["status"] in ("resolved", "handed_off"):
+        return None
+    if turn["customer_steps"]:
+        step = turn["customer_steps"][0]
+        service = service_for(scenario, customer, step["step_id"])
+        observation = client.perform_step(step["step_id"], scenario.customer_id, service)
+        outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))
+        return {"text": "Done.", "step_results": [{"step_id": step["step_id"], "observation": observation}]}
+    question = turn["question"]
+    if question and question["kind"] == "choice":
+        return {"text": what_i_meant(scenario, question["options"])}
+    if question:
+        return {"text": answer(question)}
+    return None
 
 
 def what_i_meant(scenario: Scenario, options: list[str]) -> str:
