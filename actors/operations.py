@@ -88,8 +88,11 @@ class Operations:
     @staticmethod
     def _tell(state: ConversationState, issue: Issue, incident: Incident, turn: TurnBuilder) -> None:
         turn.parts.messages.insert(0, notice(incident))
-        turn.parts.informed.append("area_incident")
-        turn.informed.append("area_incident")
+        # Customers are told only of incidents the network confirms: that is telling them of the area outage,
+        # which is what the flows record as `area_outage` when they find it themselves.
+        told = ["area_incident", "area_outage"]
+        turn.parts.informed.extend(told)
+        turn.informed.extend(told)
         issue.turns += 1
         issue.status, issue.closed_at = "resolved", datetime.now(timezone.utc)
 

@@ -120,7 +120,10 @@ class Planner:
                                                     reason=state.handoff.reason if state.handoff else "",
                                                     queue=state.handoff.queue if state.handoff else "support")
         else:
-            await self._progress(state, body, turn)
+            try:
+                await self._progress(state, body, turn)
+            finally:
+                await _settle(turn)
         reply = await self._agent(turn, "dialogue", self.dialogue.compose, turn.parts)
         if turn.llm is not None:
             reply = await self._llm_reply(state, body, turn, reply)
@@ -152,6 +155,11 @@ class Planner:
 
     async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:
         pending = self._pending(state)
+        if turn.llm is not None and pending is None and not state.clarifying:
+            # The model's first call takes hundreds of milliseconds: the help pages are read meanwhile (without
+            # the intent's boost, which is not known yet), so knowledge never lengthens a Claude-path turn.
+            turn.early_knowledge = (body.text, asyncio.create_task(self._agent(
+                turn, "knowledge", self.knowledge.answer, KnowledgeRequest(question=body.text))))
         understood: IntentResult = await self._understand(state, body, turn, pending)
         turn.understood(understood)
         answer, has_answer = None, False
@@ -257,10 +265,14 @@ class Planner:
     async def _advance(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
         knowledge_task = None
         if turn.knowledge_question:
-            knowledge_task = asyncio.create_task(self._agent(
-                turn, "knowledge", self.knowledge.answer,
-                KnowledgeRequest(question=turn.knowledge_question, intent=turn.parts.intent,
-                                 question_vector=turn.knowledge_vector)))
+            early = turn.early_knowledge
+            if early is not None and early[0] == turn.knowledge_question:
+                knowledge_task, turn.early_knowledge = early[1], None
+            else:
+                knowledge_task = asyncio.create_task(self._agent(
+                    turn, "knowledge", self.knowledge.answer,
+                    KnowledgeRequest(question=turn.knowledge_question, intent=turn.parts.intent,
+                                     question_vector=turn.knowledge_vector)))
         try:
             await self._run_flows(state, turn, answer, has_answer)
         except Exception as exc:
@@ -399,6 +411,16 @@ class Planner:
                 issue.episode_id = f"{state.conversation_id}:{n}"
                 ended.append(issue)
         return ended
+
+
+async def _settle(turn: TurnBuilder) -> None:
+    """An early knowledge lookup the turn did not use (it asked what the customer meant, or handed over): stopped,
+    so that no task outlives its turn; its answer and any error are dropped."""
+    if turn.early_knowledge is not None:
+        _, task = turn.early_knowledge
+        turn.early_knowledge = None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def episode_of(state: ConversationState, issue: Issue) -> dict[str, Any]:
