@@ -30,12 +30,6 @@ def app(tmp_path_factory):
         yield {"url": url, "uri": uri}
 
 
-@pytest.fixture(scope="module")
-def http(app):
-    with httpx.Client(base_url=app["url"], timeout=60) as client:
-        yield client
-
-
 def h(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
