@@ -367,7 +367,7 @@ class Planner:
     # ---- the Claude path (actors/llm_brain.py): the model proposes, code disposes ------------------------
     async def _understand(self, state: ConversationState, body: MessageIn, turn: TurnBuilder,
                           pending: Any) -> IntentResult:
-        if turn.llm is not None:
+        if turn.llm is not None and not reports_step(pending, body):
             started = time.perf_counter()
             understood = await self.llm.understand(turn.llm, state, body)
             turn.agent("planner", (time.perf_counter() - started) * 1000, 1, "llm" if understood else "degraded")
@@ -411,6 +411,13 @@ class Planner:
                 issue.episode_id = f"{state.conversation_id}:{n}"
                 ended.append(issue)
         return ended
+
+
+def reports_step(pending: Any, body: MessageIn) -> bool:
+    """The message carries the result of the customer step we asked for. The flow reads the observation and picks
+    what comes next, so there is nothing for a model to plan: such a turn makes one model call, the reply."""
+    return (pending is not None and pending.kind == "customer_step"
+            and any(r.step_id == pending.id for r in body.step_results))
 
 
 async def _settle(turn: TurnBuilder) -> None:
