@@ -192,7 +192,7 @@ class PlannerDeployment:
 
     async def operations(self, op: str, *args: Any):
         """Alerts and area incidents (actors/operations.py)."""
-        if op not in ("alerts", "incidents"):
+        if op not in ("alerts", "incidents", "world_reloaded"):
             raise ValueError(f"unknown operations query {op!r}")
         return await getattr(self.planner.ops, op)(*args)
 

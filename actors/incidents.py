@@ -128,6 +128,12 @@ class IncidentBook:
         incident = self.incidents.get(incident_id)
         return self._close(incident, at, reason) if incident and incident.status == "open" else incident
 
+    def close_all(self, at: datetime, reason: str) -> list[Incident]:
+        """Close every open incident and forget pending reports (the network they described is gone, e.g. a new
+        sandbox world was loaded). Closed incidents stay listed as history."""
+        self.reports.clear()
+        return [self._close(i, at, reason) for i in self.incidents.values() if i.status == "open"]
+
     def _close(self, incident: Incident, at: datetime, reason: str) -> Incident:
         incident.status, incident.closed_at, incident.close_reason = "closed", at, reason
         return incident
@@ -179,6 +185,9 @@ def incident_actor():
 
         def list(self, status: str | None = None) -> list[dict]:
             return [i.model_dump(mode="json") for i in self.book.list(status)]
+
+        def close_all(self, at: datetime, reason: str) -> list[dict]:
+            return [i.model_dump(mode="json") for i in self.book.close_all(at, reason)]
 
         def open_areas(self) -> list[str]:
             return self.book.open_areas()

@@ -155,6 +155,12 @@ class Operations:
             await self.recheck(area)
         return await _call(self.book.list, status)
 
+    async def world_reloaded(self) -> list[dict[str, Any]]:
+        """A new sandbox world: incidents about the old one's network are closed, so none reaches its customers."""
+        if self.book is None:
+            return []
+        return await _call(self.book.close_all, datetime.now(timezone.utc), "the sandbox world was reloaded")
+
     async def alerts(self, severity: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         if self.monitor is None:
             return []

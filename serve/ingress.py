@@ -153,7 +153,9 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
 
     @sandbox.post("/world", summary="load the demo fixture or a generated world {seed, customers}")
     async def load_world(body: LoadWorldIn) -> dict[str, Any]:
-        return await _remote(oss_bss.load_world.remote(body.spec()))
+        loaded = await _remote(oss_bss.load_world.remote(body.spec()))
+        await _remote(planner.operations.remote("world_reloaded"))
+        return loaded
 
     @sandbox.get("/world", summary="the whole world as JSON",
                  responses={200: {"content": {"application/json": {}}}})

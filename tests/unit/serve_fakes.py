@@ -66,6 +66,10 @@ class FakePlanner:
         conv["feedback"] = body.model_dump()
         return {"conversation_id": cid, "recorded": True}
 
+    async def operations(self, op: str, *args: Any) -> list[dict[str, Any]]:
+        self.operations_seen = [*getattr(self, "operations_seen", []), op]
+        return []
+
     async def stats(self) -> dict[str, int]:
         return {"turns": self.turns, "conversations": len(self.conversations)}
 

@@ -156,3 +156,20 @@ def test_backend_down_gives_a_degraded_answer_with_a_ticket():
     assert asyncio.run(ops.backend_down(state, turn, down))
     assert "backend_unavailable" in turn.informed and state.issues[0].status == "pending"
     assert len(service.sandbox.world.tickets) == 1
+
+
+def test_reloading_the_world_closes_open_incidents_and_forgets_pending_reports():
+    from datetime import datetime, timezone
+
+    from actors.incidents import IncidentBook, Report
+
+    book = IncidentBook()
+    at = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+    outage = [{"id": "OUT-1", "cause": "fibre cut"}]
+    for n in range(book.cfg.min_customers):
+        verdict = book.report(Report(area_id="A-1", service="broadband", customer_id=f"C{n}", at=at, outages=outage))
+    assert verdict.incident is not None
+    book.report(Report(area_id="A-2", service="broadband", customer_id="C9", at=at, outages=[]))
+    closed = book.close_all(at, "the sandbox world was reloaded")
+    assert [i.status for i in closed] == ["closed"] and book.open_areas() == [] and book.reports == {}
+    assert book.list()[0].close_reason == "the sandbox world was reloaded"
