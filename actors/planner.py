@@ -168,7 +168,7 @@ class Planner:
         elif not await self._open_issues(state, body, understood, turn):
             if turn.unsure:
                 # High uncertainty: the help pages may still answer it; if not, the reply asks what they need.
-                answer = await self._agent(turn, "knowledge", self.knowledge.answer, KnowledgeRequest(
+                answer = await self._knowledge_task(turn, KnowledgeRequest(
                     question=body.text, question_vector=understood.text_vector))
                 turn.knowledge(answer, in_reply=True, even_unsure=True)
             return
@@ -265,14 +265,8 @@ class Planner:
     async def _advance(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
         knowledge_task = None
         if turn.knowledge_question:
-            early = turn.early_knowledge
-            if early is not None and early[0] == turn.knowledge_question:
-                knowledge_task, turn.early_knowledge = early[1], None
-            else:
-                knowledge_task = asyncio.create_task(self._agent(
-                    turn, "knowledge", self.knowledge.answer,
-                    KnowledgeRequest(question=turn.knowledge_question, intent=turn.parts.intent,
-                                     question_vector=turn.knowledge_vector)))
+            knowledge_task = self._knowledge_task(turn, KnowledgeRequest(
+                question=turn.knowledge_question, intent=turn.parts.intent, question_vector=turn.knowledge_vector))
         try:
             await self._run_flows(state, turn, answer, has_answer)
         except Exception as exc:
@@ -282,6 +276,14 @@ class Planner:
             if knowledge_task is not None:
                 spec = load_intents().get(turn.parts.intent or "")
                 turn.knowledge(await knowledge_task, in_reply=bool(spec and spec.kb_in_reply))
+
+    def _knowledge_task(self, turn: TurnBuilder, request: KnowledgeRequest) -> asyncio.Task:
+        """The lookup started early for the same question (Claude path), else a new one."""
+        early = turn.early_knowledge
+        if early is not None and early[0] == request.question:
+            turn.early_knowledge = None
+            return early[1]
+        return asyncio.create_task(self._agent(turn, "knowledge", self.knowledge.answer, request))
 
     async def _run_flows(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
         catalogue = load_intents()

@@ -324,7 +324,13 @@ class WorkingMemory:
         gone = [cid for cid, s in self._cache.items() if self._expired(s, now)]
         for cid in gone:
             self._cache.pop(cid, None)
+            lock = self._alocks.get(cid)
+            if lock is not None and not lock.locked():
+                del self._alocks[cid]  # the per-conversation locks would otherwise grow with every conversation
         return len(gone)
+
+    def is_cached(self, conversation_id: str) -> bool:
+        return conversation_id in self._cache
 
     def forget_cache(self) -> None:
         """Drop every cached state, as a restart would."""
@@ -368,7 +374,7 @@ def holder_actor_class():
                 return state.model_dump(mode="json")
 
             async def exists(self, conversation_id: str) -> bool:
-                return conversation_id in self.memory._cache or bool(await self.turns(conversation_id))
+                return self.memory.is_cached(conversation_id) or bool(await self.turns(conversation_id))
 
             async def turns(self, conversation_id: str) -> list[dict]:
                 return await asyncio.to_thread(self.memory.turns, conversation_id)
