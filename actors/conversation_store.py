@@ -1,4 +1,4 @@
-"""Conversations and episodes on memory/: the planner's state lives in working memory (rebuilt from the turns
+"""Conversations on memory/: the planner's state lives in working memory (rebuilt from the turns
 log after any restart) and each turn is one atomic append of the customer's message and the reply with its trace.
 
 Two shapes of the same thing: in-process (tests, the local runner) and through the working-memory holder actor,
@@ -90,41 +90,9 @@ class WorkingMemoryStore:
         return out
 
 
-class EpisodeStore:
-    """EpisodeSink over memory.episodic: one episode per issue, written once the issue ends."""
-
-    def __init__(self, episodic: Any) -> None:
-        self.episodic = episodic
-
-    async def record(self, episode: dict[str, Any]) -> None:
-        from memory.episodic import Episode
-
-        await asyncio.to_thread(self.episodic.record, Episode.model_validate(episode))
-
-    async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None:
-        if customer_id is None:
-            return
-        from telco.errors import NotFound
-
-        for attempt in range(20):  # another replica may still be writing the episode (it is written off-path)
-            try:
-                ep = await asyncio.to_thread(self.episodic.get, customer_id, episode_id)
-                break
-            except NotFound:
-                if attempt == 19:
-                    raise
-                await asyncio.sleep(0.1)
-        update: dict[str, Any] = {"csat": csat}
-        if not resolved and ep.outcome == "resolved":
-            update["outcome"] = "unresolved"  # the customer says it is not fixed: that outcome is what we learn from
-        await asyncio.to_thread(self.episodic.record, ep.model_copy(update=update))
-
-
-def memory_backed(memory_uri: str, *, shared: bool | None = None) -> tuple[WorkingMemoryStore, EpisodeStore]:
-    """Stores for a planner. shared=True (default inside Ray): the named working-memory holder actor and the
-    single-writer actors; shared=False: everything in this process."""
-    from memory.embed import get_embedder
-    from memory.episodic import EpisodicMemory
+def memory_backed(memory_uri: str, *, shared: bool | None = None) -> WorkingMemoryStore:
+    """A planner's conversation store. shared=True (default inside Ray): the named working-memory holder actor,
+    which commits through the single-writer actors; shared=False: everything in this process."""
     from memory.store import connect
 
     if shared is None:
@@ -134,18 +102,15 @@ def memory_backed(memory_uri: str, *, shared: bool | None = None) -> tuple[Worki
             shared = ray.is_initialized()
         except ImportError:
             shared = False
-    store = connect(memory_uri)
     if shared:
         from memory.working import holder_actor_class
-        from memory.writer import RayWriter
 
         holder = holder_actor_class().options(name=HOLDER_NAME, namespace="telco", get_if_exists=True,
                                                   lifetime="detached").remote(
             memory_uri)
-        writer = RayWriter(memory_uri)
-        return WorkingMemoryStore(holder), EpisodeStore(EpisodicMemory(store, writer, get_embedder()))
+        return WorkingMemoryStore(holder)
     from memory.working import WorkingMemory
     from memory.writer import LocalWriter
 
-    writer = LocalWriter(store)
-    return WorkingMemoryStore(WorkingMemory(store, writer)), EpisodeStore(EpisodicMemory(store, writer, get_embedder()))
+    store = connect(memory_uri)
+    return WorkingMemoryStore(WorkingMemory(store, LocalWriter(store)))

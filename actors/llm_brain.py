@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from actors.conversation import ConversationState
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 Sink = Callable[[tuple[str, Any]], None]
 reply_sink: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("reply_sink", default=None)
 
-EpisodeExamples = Callable[[str, str], list[str]]  # (customer_id, text) -> short summaries of resolved episodes
+# (customer_id, text) -> short summaries of that customer's resolved episodes (actors/episodes.py)
+EpisodeExamples = Callable[[str, str], Awaitable[list[str]]]
 
 
 class LlmTurn:
@@ -87,7 +88,7 @@ class ClaudeBrain:
         if awaits_answer(state):
             return []  # reading the answer to our own question: past cases do not help, and cost a search
         try:
-            return await asyncio.to_thread(self.episodes, customer, text)
+            return await self.episodes(customer, text)
         except Exception:  # examples improve a prompt; their absence must not fail a turn
             log.exception("similar episodes for %s not read", customer)
             return []
@@ -156,13 +157,13 @@ def awaits_answer(state: ConversationState) -> bool:
     return bool(active and active.run and active.run.pending)
 
 
-def brain_from_settings(settings: Any, memory_uri: str | None = None, *, http_client: Any = None
-                        ) -> ClaudeBrain | None:
+def brain_from_settings(settings: Any, memory_uri: str | None = None, *, episodes: EpisodeExamples | None = None,
+                        http_client: Any = None) -> ClaudeBrain | None:
     """The Claude path when an API key is configured; None (offline mode, exactly as without this module) if not."""
     anthropic = settings.anthropic
     if anthropic.api_key is None:
         return None
-    registry = episodes = None
+    registry = None
     if memory_uri is not None:
         from memory.prompts import PromptRegistry
         from memory.store import connect
@@ -170,23 +171,4 @@ def brain_from_settings(settings: Any, memory_uri: str | None = None, *, http_cl
 
         store = connect(memory_uri)
         registry = PromptRegistry(store, LocalWriter(store))
-        episodes = episode_examples(store)
     return ClaudeBrain(LlmClient(anthropic, http_client=http_client), RolePrompts(registry), episodes)
-
-
-def episode_examples(store: Any, k: int = 3) -> EpisodeExamples:
-    """A customer's resolved episodes most like the message, as one line each (the embedder loads on first use)."""
-    memory: list[Any] = []
-
-    def similar(customer_id: str, text: str) -> list[str]:
-        if not memory:
-            from memory.embed import get_embedder
-            from memory.episodic import EpisodicMemory
-            from memory.writer import LocalWriter
-
-            memory.append(EpisodicMemory(store, LocalWriter(store), get_embedder()))
-        hits = memory[0].similar(customer_id, text, k=k, outcome="resolved")
-        return [f"{h.episode.summary} (steps: {', '.join(s.name for s in h.episode.steps[:6])})" for h in hits]
-    return similar
-
-

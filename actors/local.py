@@ -28,6 +28,7 @@ OPERATIONS = Principal(key_id="local-operations", role="operations")
 def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> tuple[Planner, OssBss]:
     """`llm`: an actors.llm_brain.ClaudeBrain for the Claude path; None runs every agent offline."""
     from actors.conversation_store import memory_backed
+    from actors.episodes import local_episodes
     from memory.embed import get_embedder
     from memory.experiments import experiment_variants
     from memory.semantic import SemanticMemory
@@ -37,7 +38,7 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     oss_bss = oss_bss or OssBss("demo")
     store = connect(memory_uri)
     knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
-    conversations, episodes = memory_backed(memory_uri)
+    conversations, episodes = memory_backed(memory_uri), local_episodes(memory_uri)
     planner = Planner(intent=IntentAgent(), technical=TechnicalAgent(oss_bss, procedural_source(memory_uri),
                                                                 variants=experiment_variants(memory_uri)),
                       knowledge=knowledge,

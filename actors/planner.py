@@ -172,6 +172,10 @@ class Planner:
                     question=body.text, question_vector=understood.text_vector))
                 turn.knowledge(answer, in_reply=True, even_unsure=True)
             return
+        if turn.knowledge_question and turn.early_knowledge is None:
+            # A read: started before the escalation check so that the two overlap; a hand-over drops it (_settle).
+            turn.early_knowledge = (turn.knowledge_question, self._knowledge_task(turn, KnowledgeRequest(
+                question=turn.knowledge_question, intent=turn.parts.intent, question_vector=turn.knowledge_vector)))
         decision = await self._agent(turn, "escalation", self.escalation.decide,
                                      self._facts(state, understood, turn, new_issue=pending is None))
         if decision.escalate:

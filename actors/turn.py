@@ -23,7 +23,7 @@ class TurnBuilder:
         self.conflicting: tuple[str, str] | None = None
         self.knowledge_question: str | None = None
         self.knowledge_vector: list[float] | None = None
-        self.early_knowledge: tuple[str, Any] | None = None  # (question, task) started before the intent was known
+        self.early_knowledge: tuple[str, Any] | None = None  # (question, task) started before the reply needs it
         self.unsure = False  # the message could not be read as any issue with enough confidence
         self.llm: Any = None  # actors.llm_brain.LlmTurn on the Claude path
         self.degraded: str | None = None  # why the turn could not be served as usual (a back-end system down)

@@ -21,6 +21,7 @@ def build_app(settings: Settings | None = None, world: Any = "demo") -> serve.Ap
         d.DialogueDeployment.options(**d.options("Dialogue")).bind(),
         d.EscalationDeployment.options(**d.options("Escalation")).bind(),
         oss_bss,
+        d.EpisodesDeployment.options(**d.options("Episodes")).bind(uri),
         uri,
     )
     return Ingress.options(**d.options("Ingress")).bind(planner, oss_bss)

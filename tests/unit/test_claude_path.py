@@ -191,7 +191,7 @@ def test_prompts_come_from_the_registry_with_the_customers_own_resolved_episodes
     registry.register("planner", "You plan turns for a test operator. Registry version.", status="active")
     seen: list[str] = []
 
-    def episodes(customer_id: str, text: str) -> list[str]:
+    async def episodes(customer_id: str, text: str) -> list[str]:
         seen.append(customer_id)
         return [f"mobile data resolved after 2 turns for {customer_id}"]
     api = ScriptedMessagesApi(competent_reply, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))

@@ -1,0 +1,88 @@
+"""Episodic memory as a service: it writes the episode of each issue that ends (its summary embedded) and finds a
+customer's resolved episodes like a message (the examples of the Claude path's planning prompt).
+
+It runs as a Serve deployment of its own ("Episodes" in serve/config.yaml), so the embedding model and the CPU it
+takes live there and not in every planner replica. Measured before the move (bench/turns.py, py-spy on the
+planner replica): the planner loaded the model on the first issue that ended, seconds of CPU while it served
+turns, and then embedded every episode summary next to the turns on its event loop.
+
+`EpisodeService` is the plain class (in-process composition, tests); `RemoteEpisodes` is the same interface over
+the deployment's handle, which is what a planner replica holds.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from telco.errors import NotFound
+
+FEEDBACK_WAIT_S, FEEDBACK_TRIES = 0.1, 20  # the episode is written off the reply's path, maybe still in flight
+
+
+class EpisodeService:
+    def __init__(self, episodic: Any) -> None:
+        self.episodic = episodic  # memory.episodic.EpisodicMemory
+
+    async def record(self, episode: dict[str, Any]) -> None:
+        from memory.episodic import Episode
+
+        await asyncio.to_thread(self.episodic.record, Episode.model_validate(episode))
+
+    async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None:
+        if customer_id is None:
+            return
+        for attempt in range(FEEDBACK_TRIES):
+            try:
+                ep = await asyncio.to_thread(self.episodic.get, customer_id, episode_id)
+                break
+            except NotFound:
+                if attempt == FEEDBACK_TRIES - 1:
+                    raise
+                await asyncio.sleep(FEEDBACK_WAIT_S)
+        update: dict[str, Any] = {"csat": csat}
+        if not resolved and ep.outcome == "resolved":
+            update["outcome"] = "unresolved"  # the customer says it is not fixed: that outcome is what we learn from
+        await asyncio.to_thread(self.episodic.record, ep.model_copy(update=update))
+
+    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[str]:
+        """This customer's resolved episodes most like `text`, one line each."""
+        hits = await asyncio.to_thread(self.episodic.similar, customer_id, text, k=k, outcome="resolved")
+        return [f"{h.episode.summary} (steps: {', '.join(s.name for s in h.episode.steps[:6])})" for h in hits]
+
+
+class RemoteEpisodes:
+    """EpisodeService's interface over the "Episodes" deployment's handle."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    async def record(self, episode: dict[str, Any]) -> None:
+        await self.handle.record.remote(episode)
+
+    async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None:
+        await self.handle.feedback.remote(episode_id, customer_id, csat, resolved)
+
+    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[str]:
+        return await self.handle.examples.remote(customer_id, text, k)
+
+
+def local_episodes(memory_uri: str, writer: Any = None) -> EpisodeService:
+    """The service in this process: the single-writer actors inside Ray, else a local writer."""
+    from memory.embed import get_embedder
+    from memory.episodic import EpisodicMemory
+    from memory.store import connect
+
+    store = connect(memory_uri)
+    if writer is None:
+        from memory.writer import LocalWriter, RayWriter
+
+        writer = RayWriter(memory_uri) if _in_ray() else LocalWriter(store)
+    return EpisodeService(EpisodicMemory(store, writer, get_embedder()))
+
+
+def _in_ray() -> bool:
+    try:
+        import ray
+    except ImportError:
+        return False
+    return ray.is_initialized()
