@@ -87,5 +87,8 @@ def guided_reply(body: dict[str, Any], labels: dict[str, list[str]] | None = Non
 
 
 def guided_api(labels: dict[str, list[str]] | None = None, **kw: Any) -> ScriptedMessagesApi:
+    """`api.labels` (lower-cased customer text -> intents) may be extended later, e.g. with a replay set."""
     known = {k.strip().lower(): v for k, v in (labels or {}).items()}
-    return ScriptedMessagesApi(lambda body: guided_reply(body, known), **kw)
+    api = ScriptedMessagesApi(lambda body: guided_reply(body, known), **kw)
+    api.labels = known  # type: ignore[attr-defined]
+    return api
