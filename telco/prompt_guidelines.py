@@ -47,12 +47,21 @@ class FailureRules(BaseModel):
     history: RuleThreshold
 
 
+class Reflection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    safety_markers: list[str]
+    max_growth_chars: int = Field(gt=0)
+    min_keep_ratio: float = Field(ge=0, le=1)
+    system: str
+
+
 class GuidelineBook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     acknowledgement_markers: list[str]
     reply_standard: ReplyStandard
     failure_rules: FailureRules
     guidelines: dict[str, Guideline]
+    reflection: Reflection
 
     def for_role(self, role: str) -> dict[str, Guideline]:
         return {n: g for n, g in self.guidelines.items() if role in g.roles}
@@ -113,8 +122,8 @@ class ConversationReplies(BaseModel):
     mean_words: float
     share_within: float
     opening_acknowledged: bool
-    passages: int  # replies of turns that found knowledge (citations)
-    passages_cited: int  # ... that carry an [n] marker
+    passages: int  # answering replies of turns that found knowledge (citations)
+    passages_cited: int  # ... that quote it (an [n] marker)
     reasked: int  # questions asked again after the customer had answered them
 
     def meets(self, standard: ReplyStandard) -> bool:
@@ -133,7 +142,9 @@ def read_replies(turns: list[dict[str, Any]], book: GuidelineBook | None = None)
         q = t.get("question") or {}
         if q.get("slot"):
             asked[q["slot"]] = asked.get(q["slot"], 0) + 1
-    given = [t for t in turns if t.get("citations")]
+    # A turn that found knowledge and answers (asks nothing, gives no step) should quote it; a turn that asks who
+    # the customer is carries the knowledge it found without quoting it, rightly.
+    given = [t for t in turns if t.get("citations") and not t.get("question") and not t.get("customer_steps")]
     return ConversationReplies(
         replies=n, mean_words=round(sum(sizes) / n, 2) if n else 0.0,
         share_within=round(sum(s <= book.reply_standard.max_words for s in sizes) / n, 4) if n else 1.0,
