@@ -164,9 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--min-per-arm", type=int, default=MIN_PER_ARM)
     p.add_argument("--no-judge", action="store_true", help="--role: skip the LLM judge's Message Batch")
     p.add_argument("--candidate", type=int, help="the version to evaluate; default: the newest candidate")
-    p.add_argument("--replay", type=int, default=200, help="replayed contacts of the playbook's intents per arm")
+    p.add_argument("--replay", type=int, default=200,
+                   help="replayed contacts per arm (--playbook: of its intents; --role: of every family)")
     p.add_argument("--regression", type=int, default=100, help="replayed contacts of every family per arm")
-    p.add_argument("--seed", type=int, default=REPLAY_SEED)
+    p.add_argument("--seed", type=int, default=None, help="the replay set's seed (default: one per mode)")
     p.add_argument("--promote", action="store_true", help="activate the candidate when the decision says so")
     p.add_argument("--rollback", action="store_true", help="re-activate the previously active version")
     p.add_argument("--start-ab", type=float, metavar="SHARE", help="serve the candidate to this share of traffic")
@@ -192,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         print_summary(start_ab(store, writer, args.playbook, version, args.start_ab))
         return
     print_summary(compare(store, writer, args.playbook, version, replay=args.replay, regression=args.regression,
-                          seed=args.seed, promote=args.promote, min_per_arm=args.min_per_arm))
+                          seed=REPLAY_SEED if args.seed is None else args.seed, promote=args.promote,
+                          min_per_arm=args.min_per_arm))
 
 
 def _prompt_job(store: MemoryStore, writer, args) -> dict[str, Any]:
@@ -206,7 +208,7 @@ def _prompt_job(store: MemoryStore, writer, args) -> dict[str, Any]:
     version = args.candidate if args.candidate is not None else newest_candidate(store, writer, args.role)
     source = model_source(args.model, f"evaluating a {args.role} prompt")
     return compare_prompts(store, writer, args.role, version, source, replay_n=args.replay,
-                           seed=args.seed if args.seed != REPLAY_SEED else PROMPT_SEED, promote=args.promote,
+                           seed=PROMPT_SEED if args.seed is None else args.seed, promote=args.promote,
                            min_per_arm=args.min_per_arm, judge=not args.no_judge)
 
 
