@@ -31,7 +31,7 @@ def asgi_app(api: ScriptedMessagesApi) -> Any:
             raw += msg.get("body", b"")
             more = msg.get("more_body", False)
         hdrs = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        host, port = scope["server"]
+        host, port = scope.get("server") or ("127.0.0.1", 80)
         status, headers, content = await api.route(scope["method"], scope["path"], raw, hdrs,
                                                    f"http://{host}:{port}")
         await send({"type": "http.response.start", "status": status,
