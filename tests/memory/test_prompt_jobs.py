@@ -86,7 +86,7 @@ def test_identical_prompt_versions_do_not_promote(replay_uri):
     registry = PromptRegistry(store, writer)
     active = registry.active("dialogue")
     twin = registry.register("dialogue", active.text, note="identical twin")
-    out = compare_prompts(store, writer, "dialogue", twin.version, scripted_source(guided_api()), replay_n=6,
+    out = compare_prompts(store, writer, "dialogue", twin.version, scripted_source(guided_api()), replay_n=5,
                           min_per_arm=5, promote=True, judge=False, replay_uri=replay_uri)
     assert out["control"]["successes"] == out["candidate"]["successes"]
     assert out["control"]["mean_reply_words"] == out["candidate"]["mean_reply_words"]
@@ -124,7 +124,7 @@ def test_failure_report_proposes_guidelines_and_evolve_writes_a_gated_reflective
             ("planner", "history")} <= proposed
 
     api = guided_api()
-    out = evolve_prompt(store, writer, "dialogue", scripted_source(api), batch=4, replay_uri=replay_uri)
+    out = evolve_prompt(store, writer, "dialogue", scripted_source(api), batch=3, replay_uri=replay_uri)
     assert out["guidelines"] == ["concision", "acknowledgement", "history"]
     assert out["reflection"]["used"] and out["stored"]["how"] == "reflective"
     assert out["gate"]["reflective"] > out["gate_baseline"]
@@ -154,3 +154,20 @@ def test_a_rewrite_that_drops_a_policy_line_falls_back_to_the_rule_based_candida
     stored = registry.get("dialogue", out["stored"]["version"])
     assert "reflective rewrite not used" in stored.note
     assert stored.text == with_guidelines(current, ["concision", "acknowledgement"], load_guidelines())
+
+
+def test_the_replay_memory_runs_the_evaluated_memorys_active_playbooks(store, writer, tmp_path):
+    from jobs.evolve import repoint
+    from jobs.failures import Library
+    from jobs.prompt_replay import copy_active_playbooks
+    from telco.playbooks import load_playbooks
+
+    ProceduralMemory(store, writer).load_playbooks()
+    good = load_playbooks()["mobile_data"]
+    changed = repoint(good, "speed_test", "next", "ticket", good.version + 1)
+    ProceduralMemory(store, writer).add_version(changed.model_dump(mode="json", exclude_none=True), status="active")
+    target = connect(str(tmp_path / "scratch"))
+    ProceduralMemory(target, LocalWriter(target)).load_playbooks()  # what a bootstrap gives: the shipped versions
+    copy_active_playbooks(store, str(tmp_path / "scratch"))
+    assert Library(connect(str(tmp_path / "scratch"))).active == Library(store).active
+    assert Library(connect(str(tmp_path / "scratch"))).books()["mobile_data"] == changed
