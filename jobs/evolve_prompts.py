@@ -25,7 +25,7 @@ from memory.store import MemoryStore
 from telco.prompt_guidelines import GuidelineBook, load_guidelines, with_guidelines
 
 from .prompt_model import ModelSource
-from .prompt_replay import PinnedPrompts, replay, scratch_memory
+from .prompt_replay import PinnedPrompts, replay, replay_memory
 from .prompt_versions import success, teach
 
 REPLAY_SEED = 626262
@@ -100,8 +100,6 @@ def reflect(source: ModelSource, role: str, current: str, names: list[str], trac
 
 def evolve_prompt(store: MemoryStore, writer, role: str, source: ModelSource, *, names: list[str] | None = None,
                   batch: int = 8, reflective: bool = True, replay_uri: str | None = None) -> dict[str, Any]:
-    import contextlib
-
     from actors.llm_context import RolePrompts
 
     from .guideline_rules import system_turns
@@ -132,8 +130,7 @@ def evolve_prompt(store: MemoryStore, writer, role: str, source: ModelSource, *,
     scenarios = [c.scenario for c in draw_contacts(REPLAY_SEED, batch)]
     teach(source, scenarios)
     prompts = RolePrompts(registry)
-    where = contextlib.nullcontext(replay_uri) if replay_uri else scratch_memory(store)
-    with where as uri:
+    with replay_memory(store, replay_uri) as uri:
         baseline = sum(map(success, replay(uri, source, PinnedPrompts(prompts, role, current.text), scenarios,
                                            f"gate {role}@{current.version}")))
         gated = [(sum(map(success, replay(uri, source, PinnedPrompts(prompts, role, text), scenarios,

@@ -132,6 +132,11 @@ def copy_active_playbooks(source: MemoryStore, target_uri: str) -> int:
     return len(lib.active)
 
 
+def replay_memory(source: MemoryStore, replay_uri: str | None) -> contextlib.AbstractContextManager[str]:
+    """`replay_uri` when given (a memory the caller may dirty, e.g. a test's), else a scratch memory."""
+    return contextlib.nullcontext(replay_uri) if replay_uri else scratch_memory(source)
+
+
 @contextlib.contextmanager
 def scratch_memory(source: MemoryStore) -> Iterator[str]:
     """A bootstrapped memory in a temporary directory with `source`'s active playbook versions; removed after."""

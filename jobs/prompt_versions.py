@@ -21,7 +21,6 @@ are reported next to the offline metrics and do not decide. Promotion and rollba
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from memory.prompts import PromptRegistry
@@ -30,7 +29,7 @@ from telco.prompt_guidelines import load_guidelines
 
 from .ab import MARGIN, MIN_PER_ARM, decide
 from .prompt_model import ModelSource
-from .prompt_replay import PinnedPrompts, Replayed, llm_usage, replay, reply_metrics, scratch_memory
+from .prompt_replay import PinnedPrompts, Replayed, llm_usage, replay, replay_memory, reply_metrics
 
 REPLAY_SEED = 616161
 
@@ -81,8 +80,7 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
     scenarios = [c.scenario for c in draw_contacts(seed, replay_n)]
     teach(source, scenarios)
     base = RolePrompts(registry)
-    where = contextlib.nullcontext(replay_uri) if replay_uri else scratch_memory(store)
-    with where as uri:
+    with replay_memory(store, replay_uri) as uri:
         control_runs = replay(uri, source, PinnedPrompts(base, role, control.text), scenarios,
                               f"control {role}@{control.version}")
         cand_runs = replay(uri, source, PinnedPrompts(base, role, cand.text), scenarios,
