@@ -6,8 +6,10 @@ python -m jobs.X`), each ending with a one-line JSON summary on stdout:
 - learn: playbook run statistics, knowledge-graph evidence, new intent phrasings, clarification thresholds and a
   KB-gap report from new episodes (watermark + ledger: nothing counted twice).
 - failures: failure points of failed episodes traced through the playbook graph, patterns ranked by cost, fixes
-  proposed; `failure_patterns` table and a markdown report.
-- evolve: candidate playbook versions from the costliest pattern, gated on a small replay batch.
+  proposed; prompt guidelines from the failed conversations' replies; `failure_patterns` table and a markdown report.
+- evolve: candidate playbook versions from the costliest pattern, gated on a small replay batch; with --role,
+  prompt candidates from the report's guidelines (rule-based, or reflective with a model), gated the same way.
 - prompt_eval: candidate vs active on replayed contacts, promotion by a margin z-test with a minimum sample,
-  A/B experiments served sticky per conversation, rollback.
+  A/B experiments served sticky per conversation, rollback; with --role, prompt versions replayed through the
+  Claude path, reply metrics and an LLM judge in one Message Batch.
 """

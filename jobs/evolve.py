@@ -4,6 +4,10 @@ tries something), gate them on a small batch of replayed contacts of that intent
 candidate version for the full evaluation (jobs.prompt_eval).
 
     python -m jobs.evolve --memory-uri ./var/memory [--pattern PATTERN_ID] [--batch 12]
+
+Prompt candidates from the report's prompt guidelines (jobs.evolve_prompts; rule-based, and reflective with a model):
+
+    python -m jobs.evolve --role dialogue [--guideline concision ...] [--batch 8] [--model scripted-guided]
 """
 from __future__ import annotations
 
@@ -100,14 +104,27 @@ def top_pattern(store: MemoryStore, pattern_id: str | None = None) -> dict[str, 
 def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--pattern", default=None, help="a failure_patterns id; default: the costliest")
-    p.add_argument("--batch", type=int, default=12)
+    p.add_argument("--batch", type=int, default=None, help="gate batch (default: 12 playbook, 8 prompt contacts)")
+    p.add_argument("--role", help="propose a prompt candidate for this role instead of a playbook version")
+    p.add_argument("--guideline", action="append", help="--role: these guidelines (default: the failure report's)")
+    p.add_argument("--model", choices=["claude", "scripted-guided"], default=None,
+                   help="--role: the model that rewrites and gates (default: Claude when an API key is set)")
+    p.add_argument("--no-reflect", action="store_true", help="--role: rule-based candidate only")
     args = p.parse_args(argv)
     store, writer = local_writer(args.memory_uri)
+    if args.role:
+        from .evolve_prompts import evolve_prompt
+        from .prompt_model import model_source
+
+        source = model_source(args.model, f"gating a {args.role} prompt candidate")
+        print_summary(evolve_prompt(store, writer, args.role, source, names=args.guideline, batch=args.batch or 8,
+                                    reflective=not args.no_reflect))
+        return
     pattern = top_pattern(store, args.pattern)
     if pattern is None:
         print_summary({"job": "evolve", "pattern": None, "candidates": 0, "stored": None})
         return
-    print_summary(evolve(store, writer, pattern, batch=args.batch))
+    print_summary(evolve(store, writer, pattern, batch=args.batch or 12))
 
 
 if __name__ == "__main__":

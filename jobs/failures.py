@@ -1,6 +1,7 @@
 """Failure analysis: takes the escalated, unresolved and abandoned episodes, replays each through the playbook
 version that ran it to find the failure point, groups the same failure point and observation into patterns, ranks
 them by frequency and cost, proposes a fix for each, and writes the `failure_patterns` table and a markdown report.
+It also proposes prompt guidelines from the failed conversations' replies (jobs.guideline_rules).
 
     python -m jobs.failures --memory-uri ./var/memory --report var/failures.md
 """
@@ -18,6 +19,7 @@ from telco.playbooks.spec import Playbook
 
 from .common import local_writer, parser, print_summary, progress
 from .episodes import COLUMNS, playbook_of, steps_of
+from .guideline_rules import reply_guidelines
 from .trace import Edge, trace
 
 FAILED = ("escalated", "unresolved", "abandoned")
@@ -154,6 +156,8 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     if guideline_hits["concision"]:
         guidelines.append({"kind": "prompt_guideline", "role": "dialogue", "guideline": "concision",
                            "why": f"{guideline_hits['concision']} failed runs took more than {LONG_RUN_STEPS} steps"})
+    guidelines += reply_guidelines(store, [r for r in rows if r["outcome"] in FAILED],
+                                   have={g["guideline"] for g in guidelines})
     return patterns, {"episodes": len(rows), "failed": sum(len(v) for v in groups.values()),
                       "untraced": untraced, "guidelines": guidelines}
 

@@ -11,6 +11,11 @@ job_state ("prompt_eval") with its numbers.
     python -m jobs.prompt_eval --playbook mobile_data --candidate 3 --start-ab 0.2   # serve it to 20%
     python -m jobs.prompt_eval --playbook mobile_data --decide-ab [--promote]         # after jobs.learn
     python -m jobs.prompt_eval --playbook mobile_data --rollback
+
+Prompt versions of a role (jobs.prompt_versions; needs a model: an API key, or --model scripted-guided):
+
+    python -m jobs.prompt_eval --role dialogue [--candidate 4] --replay 200 [--promote] [--model scripted-guided]
+    python -m jobs.prompt_eval --role dialogue --rollback
 """
 from __future__ import annotations
 
@@ -38,7 +43,11 @@ def _escalation_correct(result) -> bool:
 
 
 def evaluate(books: dict[str, Playbook], scenarios: list, desc: str) -> dict[str, Any]:
-    results = [run_scenario_with_playbooks(s, books) for s in progress(scenarios, desc=desc)]
+    return summarise([run_scenario_with_playbooks(s, books) for s in progress(scenarios, desc=desc)])
+
+
+def summarise(results: list) -> dict[str, Any]:
+    """The offline metrics of one arm's scenario results."""
     n = len(results)
     return {"n": n, "resolved": sum(r.passed for r in results),
             "resolution_rate": round(sum(r.passed for r in results) / n, 4) if n else 0.0,
@@ -147,17 +156,27 @@ def rollback(store: MemoryStore, writer, playbook: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--playbook", required=True)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--playbook")
+    what.add_argument("--role", help="a role of the prompt registry (e.g. dialogue): evaluate prompt versions")
+    p.add_argument("--model", choices=["claude", "scripted-guided"], default=None,
+                   help="--role: the model the replays talk to (default: Claude when an API key is set)")
+    p.add_argument("--min-per-arm", type=int, default=MIN_PER_ARM)
+    p.add_argument("--no-judge", action="store_true", help="--role: skip the LLM judge's Message Batch")
     p.add_argument("--candidate", type=int, help="the version to evaluate; default: the newest candidate")
-    p.add_argument("--replay", type=int, default=200, help="replayed contacts of the playbook's intents per arm")
+    p.add_argument("--replay", type=int, default=200,
+                   help="replayed contacts per arm (--playbook: of its intents; --role: of every family)")
     p.add_argument("--regression", type=int, default=100, help="replayed contacts of every family per arm")
-    p.add_argument("--seed", type=int, default=REPLAY_SEED)
+    p.add_argument("--seed", type=int, default=None, help="the replay set's seed (default: one per mode)")
     p.add_argument("--promote", action="store_true", help="activate the candidate when the decision says so")
     p.add_argument("--rollback", action="store_true", help="re-activate the previously active version")
     p.add_argument("--start-ab", type=float, metavar="SHARE", help="serve the candidate to this share of traffic")
     p.add_argument("--decide-ab", action="store_true", help="decide the running experiment from served outcomes")
     args = p.parse_args(argv)
     store, writer = local_writer(args.memory_uri)
+    if args.role:
+        print_summary(_prompt_job(store, writer, args))
+        return
     if args.rollback:
         print_summary(rollback(store, writer, args.playbook))
         return
@@ -174,7 +193,23 @@ def main(argv: list[str] | None = None) -> None:
         print_summary(start_ab(store, writer, args.playbook, version, args.start_ab))
         return
     print_summary(compare(store, writer, args.playbook, version, replay=args.replay, regression=args.regression,
-                          seed=args.seed, promote=args.promote))
+                          seed=REPLAY_SEED if args.seed is None else args.seed, promote=args.promote,
+                          min_per_arm=args.min_per_arm))
+
+
+def _prompt_job(store: MemoryStore, writer, args) -> dict[str, Any]:
+    from .prompt_model import model_source
+    from .prompt_versions import REPLAY_SEED as PROMPT_SEED, compare_prompts, newest_candidate, rollback_prompt
+
+    if args.rollback:
+        return rollback_prompt(store, writer, args.role)
+    if args.start_ab is not None or args.decide_ab:
+        raise SystemExit("A/B serving splits are for playbook versions; evaluate prompt versions by replay")
+    version = args.candidate if args.candidate is not None else newest_candidate(store, writer, args.role)
+    source = model_source(args.model, f"evaluating a {args.role} prompt")
+    return compare_prompts(store, writer, args.role, version, source, replay_n=args.replay,
+                           seed=PROMPT_SEED if args.seed is None else args.seed, promote=args.promote,
+                           min_per_arm=args.min_per_arm, judge=not args.no_judge)
 
 
 if __name__ == "__main__":

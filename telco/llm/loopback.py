@@ -21,7 +21,7 @@ from .scripted import ScriptedMessagesApi
 
 
 def asgi_app(api: ScriptedMessagesApi) -> Any:
-    """A bare ASGI app answering POST /v1/messages from `api`."""
+    """A bare ASGI app answering POST /v1/messages and the Message Batches endpoints from `api`."""
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
@@ -30,13 +30,10 @@ def asgi_app(api: ScriptedMessagesApi) -> Any:
             msg = await receive()
             raw += msg.get("body", b"")
             more = msg.get("more_body", False)
-        if scope["method"] != "POST" or scope["path"] != "/v1/messages":
-            status, headers, content = 404, {"content-type": "application/json"}, (
-                b'{"type":"error","error":{"type":"not_found_error","message":"scripted API serves POST '
-                b'/v1/messages only"}}')
-        else:
-            hdrs = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            status, headers, content = await api.respond(raw, hdrs)
+        hdrs = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        host, port = scope.get("server") or ("127.0.0.1", 80)
+        status, headers, content = await api.route(scope["method"], scope["path"], raw, hdrs,
+                                                   f"http://{host}:{port}")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
         if isinstance(content, bytes):

@@ -8,6 +8,11 @@ estimated with a simulated prompt cache (cache_sim.py). Every request is recorde
 reject with a 400 (a tool_use without its tool_result, an unknown forced tool...) is answered with a 400 and
 noted in `problems`, so a test can assert that our requests were well formed.
 
+The Message Batches endpoints are served too (create, retrieve, results as JSONL), shaped as the real API shapes
+them: a batch stays "in_progress" for `batch_polls` retrieves, then every request is answered by the same script
+(a 200 reply succeeds, an error reply is an "errored" entry, `expired()` an "expired" one) and the results are
+read from the batch's results_url.
+
 Serve it in-process with `transport()` (an httpx2.MockTransport for the SDK's http_client) or over a loopback
 socket with telco.llm.loopback.serve(api).
 """
@@ -15,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx2
@@ -78,6 +85,25 @@ def server_error(status: int = 500, retry_after_s: float | None = 0.01, **kw: An
                  headers=headers, **kw)
 
 
+def expired(**kw: Any) -> Reply:
+    """Batches only: the request was not processed before the batch expired."""
+    return Reply(status=0, error_type="expired", **kw)
+
+
+_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+BATCHES = "/v1/messages/batches"
+
+
+@dataclass
+class ScriptedBatch:
+    id: str
+    requests: list[dict[str, Any]]
+    created_at: datetime
+    polls_left: int
+    results: list[dict[str, Any]] | None = None  # one JSONL line each, once the batch has ended
+    ended_at: datetime | None = None
+
+
 @dataclass
 class RecordedRequest:
     body: dict[str, Any]
@@ -124,7 +150,7 @@ Script = Iterable[Reply] | Callable[[dict[str, Any]], Reply]
 
 class ScriptedMessagesApi:
     def __init__(self, script: Script, *, delay_s: float = 0.0, chunk_delay_s: float = 0.0,
-                 cache: CacheSimulator | None = None) -> None:
+                 cache: CacheSimulator | None = None, batch_polls: int = 1) -> None:
         self._fn = script if callable(script) else None
         self._queue: deque[Reply] = deque() if callable(script) else deque(script)
         self.delay_s = delay_s
@@ -134,6 +160,8 @@ class ScriptedMessagesApi:
         self.problems: list[str] = []
         self._lock = threading.Lock()
         self._ids = 0
+        self.batch_polls = batch_polls
+        self.batches: dict[str, ScriptedBatch] = {}
 
     @property
     def pending(self) -> int:
@@ -217,15 +245,112 @@ class ScriptedMessagesApi:
                 await asyncio.sleep(self.chunk_delay_s)
             yield f
 
+    # ---- message batches --------------------------------------------------------------------------------------
+    async def route(self, method: str, path: str, raw: bytes, headers: dict[str, str], base_url: str
+                    ) -> tuple[int, dict[str, str], bytes | AsyncIterator[bytes]]:
+        """Any request: POST /v1/messages, the batches endpoints, else a 404."""
+        path = path.rstrip("/")
+        if method == "POST" and path == "/v1/messages":
+            return await self.respond(raw, headers)
+        if method == "POST" and path == BATCHES:
+            return self.create_batch(raw, base_url)
+        found = re.fullmatch(rf"{BATCHES}/([^/]+)(/results)?", path)
+        if method == "GET" and found:
+            return await (self.batch_results(found.group(1)) if found.group(2) else self.retrieve_batch(
+                found.group(1), base_url))
+        return 404, {"content-type": "application/json"}, json.dumps({"type": "error", "error": {
+            "type": "not_found_error", "message": f"scripted API does not serve {method} {path}"}}).encode()
+
+    def create_batch(self, raw: bytes, base_url: str) -> tuple[int, dict[str, str], bytes]:
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError as err:
+            return self._invalid(f"request body is not JSON: {err}")
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not requests:
+            return self._invalid("requests: at least one request is required")
+        ids = [r.get("custom_id") if isinstance(r, dict) else None for r in requests]
+        bad = next((i for i in ids if not isinstance(i, str) or not _CUSTOM_ID.match(i)), "")
+        if bad != "":
+            return self._invalid(f"requests: custom_id {bad!r} must be 1-64 letters, digits, '-' or '_'")
+        if len(set(ids)) != len(ids):
+            return self._invalid("requests: custom_id values must be unique within a batch")
+        if any(not isinstance(r.get("params"), dict) or r["params"].get("stream") for r in requests):
+            return self._invalid("requests: each needs params (a non-streaming Messages request)")
+        batch = ScriptedBatch(self._next_id("msgbatch"), requests, datetime.now(timezone.utc), self.batch_polls)
+        with self._lock:
+            self.batches[batch.id] = batch
+        return 200, {"content-type": "application/json"}, json.dumps(self._batch_json(batch, base_url)).encode()
+
+    async def retrieve_batch(self, batch_id: str, base_url: str) -> tuple[int, dict[str, str], bytes]:
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            return 404, {"content-type": "application/json"}, json.dumps({"type": "error", "error": {
+                "type": "not_found_error", "message": f"no batch {batch_id!r}"}}).encode()
+        if batch.results is None:
+            if batch.polls_left <= 0:
+                await self._process(batch)
+            batch.polls_left -= 1
+        return 200, {"content-type": "application/json"}, json.dumps(self._batch_json(batch, base_url)).encode()
+
+    async def batch_results(self, batch_id: str) -> tuple[int, dict[str, str], bytes]:
+        batch = self.batches.get(batch_id)
+        if batch is None or batch.results is None:
+            return 404, {"content-type": "application/json"}, json.dumps({"type": "error", "error": {
+                "type": "not_found_error", "message": f"batch {batch_id!r} has no results (not ended)"}}).encode()
+        lines = "".join(json.dumps(r) + "\n" for r in reversed(batch.results))  # order is not promised
+        return 200, {"content-type": "application/binary"}, lines.encode()
+
+    async def _process(self, batch: ScriptedBatch) -> None:
+        results = []
+        for r in batch.requests:
+            params = r["params"]
+            with self._lock:
+                self.requests.append(RecordedRequest(params, {"x-batch-id": batch.id}, time.monotonic()))
+            problem = check_request(params)
+            try:
+                reply = None if problem else self._reply_for(params)
+            except Exception as err:
+                with self._lock:
+                    self.problems.append(f"script raised on batch request {r['custom_id']}: {err!r}")
+                problem = f"script raised: {err!r}"
+                reply = None
+            if problem is None and reply is None:
+                problem = f"scripted API: no reply left for batch request {r['custom_id']}"
+            if problem is not None:
+                result: dict[str, Any] = {"type": "errored", "error": {"type": "error", "error": {
+                    "type": "invalid_request_error", "message": problem}}}
+            elif reply.status == 0:
+                result = {"type": reply.error_type}
+            elif reply.status != 200:
+                result = {"type": "errored", "error": {"type": "error", "error": {
+                    "type": reply.error_type, "message": reply.error_message}}}
+            else:
+                result = {"type": "succeeded", "message": self._message(params, reply)}
+            results.append({"custom_id": r["custom_id"], "result": result})
+        batch.results, batch.ended_at = results, datetime.now(timezone.utc)
+
+    def _batch_json(self, batch: ScriptedBatch, base_url: str) -> dict[str, Any]:
+        counts = {"processing": len(batch.requests), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if batch.results is not None:
+            counts["processing"] = 0
+            for r in batch.results:
+                counts[r["result"]["type"]] += 1
+        ended = batch.results is not None
+        return {"id": batch.id, "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
+                "request_counts": counts, "created_at": batch.created_at.isoformat(),
+                "expires_at": (batch.created_at + timedelta(hours=24)).isoformat(),
+                "ended_at": batch.ended_at.isoformat() if batch.ended_at else None, "archived_at": None,
+                "cancel_initiated_at": None,
+                "results_url": f"{base_url}{BATCHES}/{batch.id}/results" if ended else None}
+
     # ---- serving it -------------------------------------------------------------------------------------------
     def transport(self) -> httpx2.MockTransport:
         """In-process: pass `httpx2.AsyncClient(transport=api.transport())` as the SDK's http_client."""
         async def handle(request: httpx2.Request) -> httpx2.Response:
-            if request.method != "POST" or not request.url.path.endswith("/v1/messages"):
-                return httpx2.Response(404, json={"type": "error", "error": {
-                    "type": "not_found_error", "message": f"scripted API serves POST /v1/messages only, "
-                                                          f"not {request.method} {request.url.path}"}})
-            status, headers, content = await self.respond(await request.aread(), dict(request.headers))
+            base = f"{request.url.scheme}://{request.url.netloc.decode()}"
+            status, headers, content = await self.route(request.method, request.url.path, await request.aread(),
+                                                        dict(request.headers), base)
             return httpx2.Response(status, headers=headers, content=content)
         return httpx2.MockTransport(handle)
 

@@ -1,0 +1,68 @@
+"""The failure report's prompt-guideline rules: what the failed conversations' replies say about the prompts.
+
+Read from the turns log (every system turn keeps the API's answer: reply, citations, question) of the
+conversations behind failed episodes:
+- long replies (mean words above the threshold) -> concision;
+- an opening reply that does not acknowledge the customer's situation -> acknowledgement;
+- low context use: a question asked again after the customer had answered it, or an answering turn that found
+  knowledge and did not quote it -> history.
+A rule fires when enough of the failed conversations show its signal; the thresholds and the markers are data
+(telco/data/prompt_guidelines.yaml).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from memory.store import MemoryStore, sql_str
+from telco.prompt_guidelines import ConversationReplies, GuidelineBook, load_guidelines, read_replies
+
+CHUNK = 500
+
+
+def system_turns(store: MemoryStore, conversation_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """conversation id -> the system's turns in order (the recorded TurnOut, or the reply text alone)."""
+    out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for i in range(0, len(conversation_ids), CHUNK):
+        ids = ", ".join(sql_str(c) for c in conversation_ids[i:i + CHUNK])
+        rows = store.table("turns").search().where(f"role = 'agent' AND conversation_id IN ({ids})").select(
+            ["conversation_id", "seq", "text", "trace"]).limit(10_000_000).to_list()
+        for r in rows:
+            try:
+                turn = json.loads(r["trace"]) if r.get("trace") else {}
+            except json.JSONDecodeError:
+                turn = {}
+            turn = turn if isinstance(turn, dict) and "reply" in turn else {"reply": r["text"]}
+            out.setdefault(r["conversation_id"], []).append((r["seq"], turn))
+    return {c: [t for _, t in sorted(ts, key=lambda x: x[0])] for c, ts in out.items()}
+
+
+def signals(read: ConversationReplies, book: GuidelineBook) -> set[str]:
+    found = set()
+    if read.mean_words > (book.failure_rules.concision.long_reply_words or book.reply_standard.max_words):
+        found.add("concision")
+    if not read.opening_acknowledged:
+        found.add("acknowledgement")
+    if read.reasked or read.passages_cited < read.passages:
+        found.add("history")
+    return found
+
+
+def reply_guidelines(store: MemoryStore, failed: list[dict[str, Any]], have: set[str] = frozenset()
+                     ) -> list[dict[str, Any]]:
+    """Guideline proposals from the failed episodes' conversations (those not already in `have`)."""
+    book = load_guidelines()
+    ids = sorted({r["conversation_id"] for r in failed if r.get("conversation_id")})
+    reads = [read_replies(t, book) for t in system_turns(store, ids).values() if t]
+    if len(reads) < book.failure_rules.min_conversations:
+        return []
+    out = []
+    for name in ("concision", "acknowledgement", "history"):
+        hit = sum(name in signals(r, book) for r in reads)
+        share = hit / len(reads)
+        if name in have or share < getattr(book.failure_rules, name).min_share:
+            continue
+        for role in book.guidelines[name].roles:
+            out.append({"kind": "prompt_guideline", "role": role, "guideline": name, "share": round(share, 4),
+                        "why": f"{hit} of {len(reads)} failed conversations: {book.guidelines[name].why}"})
+    return out
