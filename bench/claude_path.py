@@ -5,7 +5,8 @@ Starts a local Ray cluster and the app with an API key set and its base URL poin
 (telco/scenarios/competent_model.py: answers from the request, after --delay-ms), then plays bench/turns.py's
 sequential customer on the app channel. Per turn: wall latency, the LLM calls on the critical path, tokens in and
 out and how much of the input was read from the (simulated) prompt cache. Targets: typical turns make at most two
-sequential LLM calls and take at most 2 x delay + 60 ms. Then a few opening turns as server-sent events: when the
+sequential LLM calls and take at most 2 x delay + 60 ms; every turn, whatever its number of calls, spends at most
+60 ms (p50) beyond them. Then a few opening turns as server-sent events: when the
 model's first words reach the client.
 
 These are the loopback's figures: the tokens are estimated (characters / 4) and the cache is simulated by the
@@ -102,8 +103,14 @@ def summarise(figures: list[dict[str, Any]], delay_ms: float) -> dict[str, Any]:
     typical = [f for f in figures if f["sequential"] <= 2]
     seen = sum(f["input"] + f["cache_read"] + f["cache_write"] for f in figures)
     n = len(figures) or 1
-    limit = 2 * delay_ms + OVERHEAD_MS
-    p50_typical = _pct([f["wall_ms"] for f in typical], 50)
+    # The target is written for the typical turn (two calls): 2 x delay + 60 ms. A turn with fewer calls is held to
+    # the same 60 ms for everything but its calls, so a one-call turn cannot hide a slow rest of the turn.
+    by_calls = {n: [f["wall_ms"] for f in figures if f["sequential"] == n] for n in (1, 2)}
+    overhead = [f["wall_ms"] - f["sequential"] * delay_ms for f in figures]
+    classes = {f"{n}_calls": {"turns": len(w), "p50_ms": round(_pct(w, 50), 1) if w else None,
+                              "target_ms": n * delay_ms + OVERHEAD_MS,
+                              "met": bool(w) and _pct(w, 50) <= n * delay_ms + OVERHEAD_MS}
+               for n, w in by_calls.items()}
     return {
         "turns": len(figures), "modes": {m: sum(f["mode"] == m for f in figures) for m in {"llm", "degraded",
                                                                                              "offline"}},
@@ -117,8 +124,14 @@ def summarise(figures: list[dict[str, Any]], delay_ms: float) -> dict[str, Any]:
                             "output": round(sum(f["output"] for f in figures) / n, 1)},
         "cache_read_share": round(sum(f["cache_read"] for f in figures) / seen, 3) if seen else 0.0,
         "estimated_cost_usd_per_turn": round(sum(f["cost_usd"] for f in figures) / n, 5),
-        "targets": {"typical_turn_p50_ms": {"target": limit, "value": round(p50_typical, 1),
-                                            "met": p50_typical <= limit},
+        "by_calls": classes,
+        "beyond_calls_p50_ms": round(_pct(overhead, 50), 1),  # wall - calls x delay: SDK work included
+        "targets": {"typical_turn_p50_ms": {"target": classes["2_calls"]["target_ms"],
+                                            "value": classes["2_calls"]["p50_ms"],
+                                            "met": classes["2_calls"]["met"]},
+                    "turn_beyond_its_calls_p50_ms": {"target": OVERHEAD_MS,
+                                                     "value": round(_pct(overhead, 50), 1),
+                                                     "met": _pct(overhead, 50) <= OVERHEAD_MS},
                     "sequential_calls_typical": {"target": 2, "value": max(seq, default=0),
                                                  "met": len(typical) == len(figures)}},
     }

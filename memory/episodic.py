@@ -17,7 +17,7 @@ from telco.errors import InvalidInput, NotFound
 
 from .embed import Embedder
 from .redact import redact, redact_text
-from .retrieval import (recency_weight, require_customer, rrf_fuse, scoped_filter, text_search, top,
+from .retrieval import (recency_weight, require_customer, rrf_fuse, run_lists, scoped_filter, text_search, top,
                         vector_search)
 from .store import MemoryStore, now_utc, sql_str, sql_ts
 from .writer import WriterBase
@@ -169,13 +169,15 @@ class EpisodicMemory:
         where = scoped_filter(customer_id, *extra)
         pool = max(20, k * 4)
         vec = self.embedder.embed_one(text)
+        table = self.table
         # Exact over the customer's rows: the scalar index on customer_id narrows 1M episodes to a few dozen.
-        vhits = vector_search(self.table, vec, key="episode_id", where=where, limit=pool, columns=_COLUMNS,
-                              exact=True)
-        lists = {"vector": vhits}
+        queries = {"vector": lambda: vector_search(table, vec, key="episode_id", where=where, limit=pool,
+                                                   columns=_COLUMNS, exact=True)}
         if hybrid:
-            lists["fts"] = text_search(self.table, text, key="episode_id", column="summary", where=where,
-                                       limit=pool, columns=_COLUMNS)
+            queries["fts"] = lambda: text_search(table, text, key="episode_id", column="summary", where=where,
+                                                 limit=pool, columns=_COLUMNS)
+        lists = run_lists(queries)
+        vhits = lists["vector"]
         now = now or now_utc()
         sims = {h.key: h.score for h in vhits}
         fused = rrf_fuse(lists)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -50,6 +51,18 @@ class Hit:
     score: float = 0.0
     ranks: dict[str, int] = field(default_factory=dict)  # rank in each list it came from (1-based)
     distance: float | None = None
+
+
+_QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memory-query")
+
+
+def run_lists(queries: dict[str, Callable[[], list["Hit"]]]) -> dict[str, list["Hit"]]:
+    """Run a hybrid search's lists at once: each LanceDB query waits mostly outside the GIL (measured on the KB:
+    vector 2.5 ms + full text 5.2 ms one after the other, 6.8 ms together)."""
+    if len(queries) < 2:
+        return {name: q() for name, q in queries.items()}
+    futures = {name: _QUERIES.submit(q) for name, q in queries.items()}
+    return {name: f.result() for name, f in futures.items()}
 
 
 def vector_search(table, vector: np.ndarray, *, key: str, where: str | None, limit: int,

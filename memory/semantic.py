@@ -8,7 +8,7 @@ document title and heading are part of the indexed text, because customers often
 from __future__ import annotations
 
 import re
-from typing import Iterable, Literal
+from typing import Callable, Iterable, Literal
 
 from pydantic import BaseModel
 
@@ -16,7 +16,7 @@ from telco.errors import InvalidInput
 
 from .embed import Embedder
 from .graph import Fact, KnowledgeGraph
-from .retrieval import Hit, best_per, relative_score_fuse, rrf_fuse, text_search, vector_search
+from .retrieval import Hit, best_per, relative_score_fuse, rrf_fuse, run_lists, text_search, vector_search
 from .store import MemoryStore, sql_str
 from .writer import Op, WriterBase
 
@@ -126,13 +126,14 @@ class SemanticMemory:
 
     def _lists(self, query: str, mode: Mode, pool: int, where: str | None,
                query_vector=None) -> dict[str, list[Hit]]:
-        lists: dict[str, list[Hit]] = {}
+        queries: dict[str, Callable[[], list[Hit]]] = {}
         if mode in ("vector", "hybrid"):
             vec = query_vector if query_vector is not None else self.embedder.embed_one(query)
-            lists["vector"] = vector_search(self.table, vec, key="chunk_id", where=where, limit=pool)
+            queries["vector"] = lambda: vector_search(self.table, vec, key="chunk_id", where=where, limit=pool)
         if mode in ("fts", "hybrid"):
-            lists["fts"] = text_search(self.table, query, key="chunk_id", column="text", where=where, limit=pool)
-        return lists
+            queries["fts"] = lambda: text_search(self.table, query, key="chunk_id", column="text", where=where,
+                                                 limit=pool)
+        return run_lists(queries)
 
     def search(self, query: str, *, k: int = 5, mode: Mode = "hybrid", services: Iterable[str] | None = None,
                expand_graph: bool = False, pool: int = 30, fusion: Fusion = "score",
