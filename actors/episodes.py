@@ -44,10 +44,12 @@ class EpisodeService:
             update["outcome"] = "unresolved"  # the customer says it is not fixed: that outcome is what we learn from
         await asyncio.to_thread(self.episodic.record, ep.model_copy(update=update))
 
-    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[str]:
-        """This customer's resolved episodes most like `text`, one line each."""
+    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[dict[str, Any]]:
+        """This customer's resolved episodes most like `text`: {episode_id, score, text (one line)} each."""
         hits = await asyncio.to_thread(self.episodic.similar, customer_id, text, k=k, outcome="resolved")
-        return [f"{h.episode.summary} (steps: {', '.join(s.name for s in h.episode.steps[:6])})" for h in hits]
+        return [{"episode_id": h.episode.episode_id, "score": round(h.score, 4),
+                 "text": f"{h.episode.summary} (steps: {', '.join(s.name for s in h.episode.steps[:6])})"}
+                for h in hits]
 
 
 class RemoteEpisodes:
@@ -62,7 +64,7 @@ class RemoteEpisodes:
     async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None:
         await self.handle.feedback.remote(episode_id, customer_id, csat, resolved)
 
-    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[str]:
+    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[dict[str, Any]]:
         return await self.handle.examples.remote(customer_id, text, k)
 
 

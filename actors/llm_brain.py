@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 Sink = Callable[[tuple[str, Any]], None]
 reply_sink: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("reply_sink", default=None)
 
-# (customer_id, text) -> short summaries of that customer's resolved episodes (actors/episodes.py)
-EpisodeExamples = Callable[[str, str], Awaitable[list[str]]]
+# (customer_id, text) -> that customer's resolved episodes like the text: {episode_id, score, text} each
+# (actors/episodes.py)
+EpisodeExamples = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
 
 
 class LlmTurn:
@@ -49,6 +51,8 @@ class LlmTurn:
         self.records: list[CallRecord] = []
         self.degraded: list[str] = []
         self.plan: TurnPlan | None = None
+        self.examples: list[dict[str, Any]] = []  # the episodes shown to the planner (the trace's memory hits)
+        self.examples_ms: float | None = None  # how long finding them took (None: not looked up)
 
     @property
     def mode(self) -> str:
@@ -70,7 +74,7 @@ class ClaudeBrain:
     # ---- call 1: understand and plan ------------------------------------------------------------------------
     async def understand(self, lt: LlmTurn, state: ConversationState, body: MessageIn) -> IntentResult | None:
         """The model's reading of the message, or None: the offline intent agent reads it instead."""
-        examples = await self._examples(state, body.text)
+        examples = await self._examples(lt, state, body.text)
         decision = await self.client.decide(
             "planner", planner_system(self.prompts, customer_context(state, examples)), customer_message(body),
             TurnPlan, budget=lt.budget, conversation_id=lt.conversation_id, turn_id=lt.turn_id)
@@ -81,17 +85,20 @@ class ClaudeBrain:
         lt.plan = decision.value
         return decision.value.as_intent_result()
 
-    async def _examples(self, state: ConversationState, text: str) -> list[str]:
+    async def _examples(self, lt: LlmTurn, state: ConversationState, text: str) -> list[str]:
         customer = state.identity.verified_customer_id
         if self.episodes is None or customer is None:
             return []  # episodes are customer-scoped: nobody's are shown before we know whose conversation it is
         if awaits_answer(state):
             return []  # reading the answer to our own question: past cases do not help, and cost a search
+        started = time.perf_counter()
         try:
-            return await self.episodes(customer, text)
+            lt.examples = await self.episodes(customer, text)
         except Exception:  # examples improve a prompt; their absence must not fail a turn
             log.exception("similar episodes for %s not read", customer)
-            return []
+            lt.examples = []
+        lt.examples_ms = (time.perf_counter() - started) * 1000
+        return [e["text"] for e in lt.examples]
 
     # ---- call 2: the reply ------------------------------------------------------------------------------------
     async def write_reply(self, lt: LlmTurn, parts: ReplyParts, draft: Reply, body: MessageIn,

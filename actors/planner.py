@@ -376,6 +376,8 @@ class Planner:
         if turn.llm is not None and not reports_step(pending, body):
             started = time.perf_counter()
             understood = await self.llm.understand(turn.llm, state, body)
+            if turn.llm.examples_ms is not None:
+                turn.episodes(turn.llm.examples, turn.llm.examples_ms)
             turn.agent("planner", (time.perf_counter() - started) * 1000, 1, "llm" if understood else "degraded")
             if understood is not None and (understood.intents or pending is not None):
                 return understood  # else the model found no intent where one is needed: the classifier reads it

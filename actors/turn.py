@@ -66,6 +66,12 @@ class TurnBuilder:
         if (answer.confident or even_unsure) and in_reply:
             self.parts.knowledge = answer
 
+    def episodes(self, examples: list[dict[str, Any]], ms: float) -> None:
+        """The customer's past episodes looked up for the model (the Episodes service's time and hits)."""
+        self.agent("episodes", ms, 1, "offline")
+        self.trace.memory_hits.extend(MemoryHit(source="episodic", ref=e["episode_id"], score=e["score"])
+                                      for e in examples)
+
     def escalated(self, decision: EscalationDecision) -> None:
         self.trace.escalation_rule = decision.rule
 

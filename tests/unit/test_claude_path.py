@@ -191,15 +191,19 @@ def test_prompts_come_from_the_registry_with_the_customers_own_resolved_episodes
     registry.register("planner", "You plan turns for a test operator. Registry version.", status="active")
     seen: list[str] = []
 
-    async def episodes(customer_id: str, text: str) -> list[str]:
+    async def episodes(customer_id: str, text: str) -> list[dict]:
         seen.append(customer_id)
-        return [f"mobile data resolved after 2 turns for {customer_id}"]
+        return [{"episode_id": f"{customer_id}-ep1", "score": 0.8,
+                 "text": f"mobile data resolved after 2 turns for {customer_id}"}]
     api = ScriptedMessagesApi(competent_reply, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))
     client = LocalClient(memory_uri, llm=ClaudeBrain(llm_kit.client(api), RolePrompts(registry), episodes))
-    open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
+    _, turn = open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
     system = api.requests[0].body["system"]
     assert system[0]["text"] == "You plan turns for a test operator. Registry version."
     assert "resolved after 2 turns for C1001" in system[-1]["text"] and seen == ["C1001"]
+    # the episodes shown to the model are in the turn's trace
+    assert {"source": "episodic", "ref": "C1001-ep1", "score": 0.8} in turn["trace"]["memory_hits"]
+    assert "episodes" in [a["agent"] for a in turn["trace"]["agents"]]
     # before identity is proved nobody's episodes are shown
     open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.",
                   Principal(key_id="ops", role="operations"))
