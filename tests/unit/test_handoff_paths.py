@@ -1,0 +1,61 @@
+"""Hand-overs through the whole offline system in one process (actors/local.py) over memory bootstrapped on disk:
+what an escalated episode records about why, and the paths that must still reach a person."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from actors.local import LocalClient
+from actors.messages import Principal
+from jobs.failures import failures
+from memory.bootstrap import memory_bootstrap
+from memory.store import connect
+from serve.api import MessageIn, NewConversation
+from telco.config import Settings
+from telco.scenarios import load_scenarios
+from telco.scenarios.agents_driver import run_scenario_with_agents
+
+pytestmark = pytest.mark.slow  # bootstraps memory and loads the embedding model once for the module
+
+C1001 = Principal(key_id="test-c1001", role="customer", customer_id="C1001")
+
+
+@pytest.fixture(scope="module")
+def memory_uri(tmp_path_factory):
+    uri = str(tmp_path_factory.mktemp("memory"))
+    memory_bootstrap(Settings(memory_uri=uri))
+    return uri
+
+
+@pytest.fixture(scope="module")
+def client(memory_uri):
+    c = LocalClient(memory_uri)
+    yield c
+    c.close()
+
+
+def say(client: LocalClient, cid: str, text: str) -> dict:
+    return client._run(client.planner.handle_turn(C1001, cid, MessageIn(text=text))).model_dump(mode="json")
+
+
+def handoff_step(memory_uri: str, conversation_id: str) -> dict:
+    rows = connect(memory_uri).table("episodes").search().where(
+        f"conversation_id = '{conversation_id}'").limit(5).to_list()
+    assert len(rows) == 1
+    return json.loads(rows[0]["steps"])[-1]
+
+
+def test_escalated_episodes_record_why_and_correct_handoffs_are_not_failures(client, memory_uri):
+    scenario = next(s for s in load_scenarios() if s.id == "sim-pin-locked-handoff")
+    assert run_scenario_with_agents(scenario, client).passed
+    cid = client._run(client.planner.start_conversation(C1001, NewConversation())).conversation_id
+    assert say(client, cid, "My mobile data is not working at all")["status"] == "waiting_customer"
+    out = say(client, cid, "This is outrageous, I will file a formal complaint with the regulator")
+    assert out["handoff"]["queue"] == "complaints"
+    client._run(client.planner.drain())
+
+    step = handoff_step(memory_uri, cid)
+    assert (step["kind"], step["result"]["rule"], step["result"]["queue"]) == ("handoff", "complaint", "complaints")
+    summary = failures(memory_uri)
+    assert (summary["episodes"], summary["failed"], summary["called_for"]) == (2, 0, 2)
