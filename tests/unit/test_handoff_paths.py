@@ -3,16 +3,20 @@ what an escalated episode records about why, and the paths that must still reach
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
 from actors.local import LocalClient
 from actors.messages import Principal
 from jobs.failures import failures
+from jobs.personas import run_contact
+from jobs.scenario_mix import Contact
 from memory.bootstrap import memory_bootstrap
 from memory.store import connect
 from serve.api import MessageIn, NewConversation
 from telco.config import Settings
+from telco.policy import load_policy
 from telco.scenarios import load_scenarios
 from telco.scenarios.agents_driver import run_scenario_with_agents
 
@@ -59,3 +63,24 @@ def test_escalated_episodes_record_why_and_correct_handoffs_are_not_failures(cli
     assert (step["kind"], step["result"]["rule"], step["result"]["queue"]) == ("handoff", "complaint", "complaints")
     summary = failures(memory_uri)
     assert (summary["episodes"], summary["failed"], summary["called_for"]) == (2, 0, 2)
+
+
+def test_a_wrong_date_of_birth_gets_another_try_before_a_person(client):
+    """The wrong_details_first persona (jobs/personas.py) is verified on its second try; the retries are bounded by
+    policy.yaml identity.max_failed_attempts, after which a person takes over."""
+    scenario = next(s for s in load_scenarios() if s.id == "data-limit-refuel")
+    contact = Contact(scenario=scenario, persona="wrong_details_first", template_id="test")
+    result = run_contact(contact, client, random.Random(7))
+    assert result.passed, [c for c in result.checks if not c.ok]
+
+    cid = client.start()
+    client.send(cid, {"text": "Please add 5 GB of data to my line"})
+    attempts = load_policy().identity.max_failed_attempts
+    for n in range(attempts):
+        client.send(cid, {"text": "Maya Lindqvist"})
+        out = client.send(cid, {"text": f"1987-03-{15 + n}"})
+        if n < attempts - 1:
+            assert out["status"] == "open" and out["handoff"] is None
+            assert out["question"]["slot"] == "full_name"
+            assert "couldn't find an account" in out["reply"] and f"attempts left: {attempts - 1 - n}" in out["reply"]
+    assert out["handoff"]["reason"].startswith("identity_not_verified")
