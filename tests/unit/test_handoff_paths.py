@@ -84,3 +84,22 @@ def test_a_wrong_date_of_birth_gets_another_try_before_a_person(client):
             assert out["question"]["slot"] == "full_name"
             assert "couldn't find an account" in out["reply"] and f"attempts left: {attempts - 1 - n}" in out["reply"]
     assert out["handoff"]["reason"].startswith("identity_not_verified")
+
+
+def test_a_person_still_takes_over_while_ticketing_is_down(client):
+    """The handoff queue is its own system (telco/data/backends.yaml): a CRM outage drill leaves it up."""
+    sim_locked = next(s for s in load_scenarios() if s.id == "sim-pin-locked-handoff")
+    client._run(client.oss_bss.set_chaos({"unavailable": ["crm"]}))
+    try:
+        result = run_scenario_with_agents(sim_locked, client)  # a playbook's own hand-over
+        assert result.passed, [c for c in result.checks if not c.ok]
+        person = Principal(key_id="test-c1009", role="customer", customer_id="C1009")
+        cid = client._run(client.planner.start_conversation(person, NewConversation())).conversation_id
+        out = client._run(client.planner.handle_turn(person, cid, MessageIn(
+            text="I don't want a bot. Please put me through to a real person."))).model_dump(mode="json")
+    finally:
+        client._run(client.oss_bss.set_chaos({}))
+    assert out["status"] == "handed_off" and out["handoff"]["queue"] == "support"
+    assert "customer support team" in out["reply"]
+    held = client._run(client.oss_bss.handoffs("get", out["handoff"]["handoff_id"]))
+    assert held["customer_id"] == "C1009" and held["status"] == "queued"
