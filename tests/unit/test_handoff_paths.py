@@ -34,9 +34,8 @@ def memory_uri(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(memory_uri):
-    c = LocalClient(memory_uri)
-    yield c
-    c.close()
+    with LocalClient(memory_uri) as c:
+        yield c
 
 
 def say(client: LocalClient, cid: str, text: str) -> dict:
