@@ -52,7 +52,7 @@ class Operations:
         from actors.incidents import incident_actor
         from actors.monitor import monitor_actor
 
-        return cls(oss_bss, incident_actor(), monitor_actor(memory_uri))
+        return cls(oss_bss, incident_actor(memory_uri), monitor_actor(memory_uri))
 
     # ---- before troubleshooting ----------------------------------------------------------------------------
     async def screen(self, state: ConversationState, issue: Issue, turn: TurnBuilder) -> Incident | None:
