@@ -32,6 +32,12 @@ def max_age_s(tool: str) -> float | None:
     return _catalogue()[1].get(tool)
 
 
+@lru_cache(maxsize=1)
+def queued_while_down() -> frozenset[str]:
+    """Writes the service queues while their system is down and applies once it is back."""
+    return frozenset(yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8")).get("queued_while_down", []))
+
+
 class ReadCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000) -> None:
         self.clock, self.max_entries = clock, max_entries

@@ -26,6 +26,7 @@ class Issue(Msg):
     turns: int = 0
     reasks: int = 0  # answers that could not be read in a row
     episode_id: str | None = None
+    handoff_rule: str | None = None  # the escalation rule that handed it to a person (the episode records it)
 
 
 class ConversationState(Msg):

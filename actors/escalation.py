@@ -146,6 +146,14 @@ class RuleSpec(BaseModel):
     queue: Queue = "support"
     reason: str = Field(min_length=1)
     escalate: bool = True
+    # The situation itself needs a person (the customer's explicit wish, a limit the agent may not pass): a correct
+    # outcome, which the failure analysis (jobs/failures.py) does not count as a failure.
+    called_for: bool = False
+
+
+def called_for_rules(path: Path | str | None = None) -> frozenset[str]:
+    """Ids of the rules whose hand-over is the right outcome, not a failure of the automated path."""
+    return frozenset(rule.spec.id for rule in load_rules(path) if rule.spec.called_for)
 
 
 @dataclass(frozen=True)

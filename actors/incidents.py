@@ -75,6 +75,16 @@ class IncidentBook:
         self.cfg = config or incident_config()
         self.reports: dict[tuple[str, str | None], list[tuple[datetime, str]]] = {}
         self.incidents: dict[str, Incident] = {}
+        self.changed: set[str] = set()  # incidents opened or changed since the last take_changed()
+
+    def load(self, incidents: list[Incident]) -> None:
+        """Incidents kept from before (a restarted actor reloads the open ones from memory)."""
+        self.incidents.update((i.incident_id, i) for i in incidents)
+
+    def take_changed(self) -> list[Incident]:
+        changed = [self.incidents[i] for i in sorted(self.changed)]
+        self.changed.clear()
+        return changed
 
     def _open_for(self, area_id: str, service: str | None) -> Incident | None:
         return next((i for i in self.incidents.values()
@@ -89,6 +99,7 @@ class IncidentBook:
             verdict.closed = self._close(current, r.at, "the network reports the outage over")
             current = None
         if current is not None:
+            self.changed.add(current.incident_id)
             if r.customer_id not in current.customers:
                 current.customers.append(r.customer_id)
             current.last_report_at = r.at
@@ -108,6 +119,7 @@ class IncidentBook:
                                 service=r.service, opened_at=r.at, last_report_at=r.at, customers=customers)
             _link(incident, r.outages)
             self.incidents[incident.incident_id] = incident
+            self.changed.add(incident.incident_id)
             verdict.opened = True
             verdict.incident = incident if confirmed else None
         return verdict
@@ -136,6 +148,7 @@ class IncidentBook:
 
     def _close(self, incident: Incident, at: datetime, reason: str) -> Incident:
         incident.status, incident.closed_at, incident.close_reason = "closed", at, reason
+        self.changed.add(incident.incident_id)
         return incident
 
     def list(self, status: str | None = None) -> list[Incident]:
@@ -164,33 +177,45 @@ def notice(incident: Incident) -> str:
         incident_id=incident.incident_id).strip()
 
 
-def incident_actor():
+def incident_actor(memory_uri: str | None = None):
+    """The shared incident book; with `memory_uri` every change is kept in memory's `area_incidents` table (through
+    the single writer) and a restarted actor starts from the open incidents there."""
     import ray
 
     @ray.remote(num_cpus=0, max_restarts=-1)
     class IncidentActor:
-        def __init__(self) -> None:
+        def __init__(self, memory_uri: str | None) -> None:
+            from actors.incident_table import IncidentTable
+
             self.book = IncidentBook()
+            self.table = IncidentTable(memory_uri) if memory_uri else None
+            if self.table is not None:
+                self.book.load(self.table.open_incidents())
+
+        def _kept(self, answer: Any) -> Any:
+            if self.table is not None:
+                self.table.save(self.book.take_changed())
+            return answer
 
         def report(self, r: dict) -> dict:
-            return self.book.report(r).model_dump(mode="json")
+            return self._kept(self.book.report(r).model_dump(mode="json"))
 
         def recheck(self, area_id: str, outages: list[dict], at: datetime) -> dict | None:
             closed = self.book.recheck(area_id, outages, at)
-            return closed.model_dump(mode="json") if closed else None
+            return self._kept(closed.model_dump(mode="json") if closed else None)
 
         def close(self, incident_id: str, at: datetime, reason: str) -> dict | None:
             found = self.book.close(incident_id, at, reason)
-            return found.model_dump(mode="json") if found else None
+            return self._kept(found.model_dump(mode="json") if found else None)
 
         def list(self, status: str | None = None) -> list[dict]:
             return [i.model_dump(mode="json") for i in self.book.list(status)]
 
         def close_all(self, at: datetime, reason: str) -> list[dict]:
-            return [i.model_dump(mode="json") for i in self.book.close_all(at, reason)]
+            return self._kept([i.model_dump(mode="json") for i in self.book.close_all(at, reason)])
 
         def open_areas(self) -> list[str]:
             return self.book.open_areas()
 
     return IncidentActor.options(name=INCIDENTS_NAME, namespace="telco", get_if_exists=True,
-                                 lifetime="detached").remote()
+                                 lifetime="detached").remote(memory_uri)

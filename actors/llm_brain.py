@@ -67,6 +67,10 @@ class ClaudeBrain:
         self.episodes = episodes
         self.limits = limits or client.settings.budget
 
+    async def aclose(self) -> None:
+        """Close the model client's connections (its owner calls this when it shuts down)."""
+        await self.client.aclose()
+
     def begin(self, state: ConversationState, seq: int) -> LlmTurn:
         return LlmTurn(Budget(limits=self.limits, spent=state.llm_spent), state.conversation_id,
                        f"{state.conversation_id}:{seq:05d}", len(state.issues))

@@ -48,11 +48,21 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
 
 
 class LocalClient:
-    """A ScenarioClient over the in-process system (see telco.scenarios.agents_driver)."""
+    """A ScenarioClient over the in-process system (see telco.scenarios.agents_driver).
+
+    It owns an event loop. Use it as a context manager (or call close()): the episodes still being written finish,
+    the model client's connections close, and no task is left pending on a loop that is thrown away."""
 
     def __init__(self, memory_uri: str, llm: Any = None) -> None:
         self.loop = asyncio.new_event_loop()
+        self.llm = llm
         self.planner, self.oss_bss = compose(memory_uri, llm=llm)
+
+    def __enter__(self) -> "LocalClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -73,11 +83,30 @@ class LocalClient:
     def start(self) -> str:
         return self._run(self.planner.start_conversation(OPERATIONS, NewConversation())).conversation_id
 
+    async def aclose(self) -> None:
+        """Let episodes still being written finish, then close the model client."""
+        await self.planner.drain()
+        if self.llm is not None:
+            await self.llm.aclose()
+
     def close(self) -> None:
-        """Let episodes still being written finish, then close the loop."""
-        self._run(self.planner.drain())
-        self.loop.close()
+        """aclose() on the client's loop, then stop whatever is left on it and close it; a second call does nothing."""
+        if self.loop.is_closed():
+            return
+        try:
+            self._run(self.aclose())
+            self._run(_cancel(asyncio.all_tasks(self.loop)))
+            self._run(self.loop.shutdown_asyncgens())
+        finally:
+            self.loop.close()
 
     def send(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
         out = self._run(self.planner.handle_turn(OPERATIONS, conversation_id, MessageIn.model_validate(body)))
         return out.model_dump(mode="json")
+
+
+async def _cancel(tasks: set[asyncio.Task]) -> None:
+    left = [t for t in tasks if not t.done()]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)

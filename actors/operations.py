@@ -52,7 +52,7 @@ class Operations:
         from actors.incidents import incident_actor
         from actors.monitor import monitor_actor
 
-        return cls(oss_bss, incident_actor(), monitor_actor(memory_uri))
+        return cls(oss_bss, incident_actor(memory_uri), monitor_actor(memory_uri))
 
     # ---- before troubleshooting ----------------------------------------------------------------------------
     async def screen(self, state: ConversationState, issue: Issue, turn: TurnBuilder) -> Incident | None:
@@ -139,8 +139,11 @@ class Operations:
             turn.parts.messages.append(notices["without_ticket"])
             turn.informed.append("backend_unavailable")
             return True
-        turn.parts.messages.append(notices["with_ticket"].format(system=_system(err),
-                                                                 ticket_id=ticket["ticket_id"]))
+        if ticket.get("status") == "queued":  # ticketing is down too: the ticket waits in the outbox
+            turn.parts.messages.append(notices["with_queued_ticket"].format(system=_system(err)))
+        else:
+            turn.parts.messages.append(notices["with_ticket"].format(system=_system(err),
+                                                                     ticket_id=ticket["ticket_id"]))
         turn.informed.append("backend_unavailable_ticket")
         if issue is not None:
             issue.status, issue.closed_at = "escalated", datetime.now(timezone.utc)

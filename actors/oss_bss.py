@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from actors.backend_cache import READS, system_of
+from actors.backend_cache import READS, queued_while_down, system_of
 from actors.messages import Identity
+from actors.outbox import Outbox, QueuedWrite
 from telco.errors import BackendUnavailable, InvalidInput, TelcoError, error_from_dict
 from telco.sandbox import handoff_queue
 from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps
@@ -39,15 +40,23 @@ class OssBss:
     def __init__(self, world: str | dict[str, Any] = "demo") -> None:
         self.sandbox = _build(world)
         self.chaos = Chaos()
+        self.outbox = Outbox()  # writes held while their system is down (actors/outbox.py)
 
     async def call_tool(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
                         idempotency_key: str | None = None) -> ToolOutcome:
         if self.chaos.latency_ms:
             await asyncio.sleep(self.chaos.latency_ms / 1000)
         if system_of(name) in self.chaos.unavailable:
+            if name in queued_while_down():
+                return ToolOutcome(result=self.outbox.hold(system_of(name), conversation_id, identity, name, args,
+                                                           idempotency_key), identity=identity)
             return ToolOutcome(error=BackendUnavailable(f"the {system_of(name).upper()} system is unavailable ({name})",
                                                       system=system_of(name), tool=name).to_dict(),
                                identity=identity)
+        return await self._run(conversation_id, identity, name, args, idempotency_key)
+
+    async def _run(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
+                   idempotency_key: str | None) -> ToolOutcome:
         port = LocalToolPort(self.sandbox, conversation_id, identity.verified_customer_id, identity.failed_attempts)
         try:
             result = await port.call(name, args, idempotency_key)
@@ -61,6 +70,7 @@ class OssBss:
     # ---- sandbox administration (admin API and the scripted customer) ------------------------------------
     async def load_world(self, spec: str | dict[str, Any]) -> dict[str, Any]:
         self.sandbox = _build(spec)
+        self.outbox.clear()
         w = self.sandbox.world
         return {"customers": len(w.customers), "lines": len(w.lines), "broadband": len(w.broadband),
                 "clock": w.clock.isoformat()}
@@ -89,7 +99,13 @@ class OssBss:
     # ---- operations: drills, network recovery, the handoff queue -----------------------------------------
     async def set_chaos(self, chaos: dict[str, Any]) -> dict[str, Any]:
         self.chaos = Chaos.model_validate(chaos)
-        return self.chaos.model_dump()
+        applied = await self.outbox.release(lambda system: system not in self.chaos.unavailable, self._apply_queued)
+        return {**self.chaos.model_dump(), "queued_writes_applied": applied}
+
+    async def _apply_queued(self, write: QueuedWrite) -> dict[str, Any]:
+        outcome = await self._run(write.conversation_id, write.identity, write.tool, write.args,
+                                  write.idempotency_key)
+        return {"result": outcome.result, "error": outcome.error}
 
     async def restore_area(self, area_id: str) -> dict[str, Any]:
         from telco.sandbox.recovery import restore_area

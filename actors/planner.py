@@ -362,6 +362,7 @@ class Planner:
         for issue in state.issues:
             if issue.status in ("pending", "active"):
                 issue.status, issue.closed_at = "escalated", self.clock()
+                issue.handoff_rule = decision.rule
         state.status = "handed_off"
         state.handoff = HandoffOut(handoff_id=result.get("handoff_id"), queue=decision.queue,
                                    reason=decision.reason or "")
@@ -445,6 +446,11 @@ def episode_of(state: ConversationState, issue: Issue) -> dict[str, Any]:
     for r in (run.history if run else []):
         if r.kind in ("tool", "customer_step", "ask", "inform"):
             steps.append({"name": r.name, "kind": r.kind, "result": r.error or r.result, "ok": r.error is None})
+    if issue.status == "escalated" and state.handoff is not None:
+        # Why a person took over, so the learning jobs can tell a hand-over the situation called for from a failure.
+        steps.append({"name": "transfer_to_person", "kind": "handoff", "ok": True, "result": {
+            "rule": issue.handoff_rule or "playbook_handoff", "queue": state.handoff.queue,
+            "reason": state.handoff.reason}})
     service = (run.scope.get("service_id") or run.scope.get("line_id")) if run else None
     told = f"; told the customer: {', '.join(run.informed)}" if run and run.informed else ""
     return {

@@ -57,7 +57,8 @@ def plant(uri: str) -> dict:
 def held_out(uri: str, seed: int, n: int, desc: str) -> dict:
     from jobs.simulate import make_client, simulate, tally
 
-    return tally(simulate(make_client(uri, None, "", ""), seed, n, desc=desc))
+    with make_client(uri, None, "", "") as client:  # in-process: closed, so no episode write is left pending
+        return tally(simulate(client, seed, n, desc=desc))
 
 
 def main() -> None:

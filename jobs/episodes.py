@@ -85,6 +85,16 @@ def read_new(store: MemoryStore, job: str, watermark: datetime | None, *, limit:
     return [r for r in rows if f"{job}:{r['episode_id']}" not in seen]
 
 
+def read_ids(store: MemoryStore, episode_ids: list[str]) -> list[dict]:
+    """The episodes with these ids (in chunks, so the filter stays short)."""
+    rows: list[dict] = []
+    for i in range(0, len(episode_ids), 1000):
+        chunk = ", ".join(sql_str(e) for e in episode_ids[i:i + 1000])
+        rows += (store.table("episodes").search().where(f"episode_id IN ({chunk})").select(COLUMNS)
+                 .limit(2 * len(episode_ids[i:i + 1000]) + 10).to_arrow().to_pylist())
+    return rows
+
+
 def ledger_ids(store: MemoryStore, job: str, watermark: datetime | None) -> set[str]:
     where = f"job = {sql_str(job)}"
     if watermark:

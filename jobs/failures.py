@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from actors.escalation import called_for_rules
 from memory.store import MemoryStore, now_utc
 from telco.intents import load_intents
 from telco.playbooks.spec import Playbook
@@ -77,6 +78,26 @@ def _common(observations: list[str]) -> dict[str, Any]:
     return {k: json.loads(v) for (k, v), n in sorted(counts.items()) if n >= need}
 
 
+def called_for(steps: list[dict[str, Any]], path: list[str], books: dict[str, Playbook],
+               rules: frozenset[str]) -> str | None:
+    """Why a hand-over was the right outcome, or None when it is a failure. The episode records the escalation
+    rule that handed over (escalation.yaml marks the rules a situation calls for; an intent with no playbook is
+    one only a person handles); a playbook's own hand-over is called for when its end step says so."""
+    handoff = next((s.get("result") for s in reversed(steps) if s.get("kind") == "handoff"), None)
+    rule = handoff.get("rule") if isinstance(handoff, dict) else None
+    if rule in rules:
+        return rule
+    spec = load_intents().get((rule or "").removeprefix("intent_")) if (rule or "").startswith("intent_") else None
+    if spec is not None and spec.playbook is None:
+        return rule
+    if path:
+        playbook, step_id = path[-1].split(".", 1)
+        end = books[playbook].step(step_id)
+        if end.end == "escalated" and (end.handoff or {}).get("called_for") is True:
+            return path[-1]
+    return None
+
+
 def propose_fix(edge: Edge, lib: Library, version: int) -> dict[str, Any]:
     """A playbook branch change: where this edge went in earlier versions, when it went somewhere else."""
     earlier = [b for b in lib.history(edge.playbook) if b.version < version]
@@ -109,6 +130,8 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     groups: dict[tuple, list[tuple[dict, Any, int]]] = defaultdict(list)
     guideline_hits: Counter = Counter()
     untraced = 0
+    correct_handoffs: Counter = Counter()
+    rules = called_for_rules()
     for row in progress(rows, desc="failures"):
         name, version = _start_of(row, lib)
         if not name or not version:
@@ -117,9 +140,13 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         if row["outcome"] not in FAILED:
             continue
         steps = steps_of(row)
+        t = trace(lib.books(name, version), name, steps)
+        why = called_for(steps, t.path, lib.books(name, version), rules) if row["outcome"] == "escalated" else None
+        if why is not None:
+            correct_handoffs[why] += 1  # the situation needed a person: a correct outcome, at no cost
+            continue
         if len(steps) > LONG_RUN_STEPS:
             guideline_hits["concision"] += 1
-        t = trace(lib.books(name, version), name, steps)
         if t.failure is None:
             untraced += 1
             key = (name, version, row.get("intent"), "(not traced)", "", "", row["outcome"])
@@ -159,13 +186,14 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     guidelines += reply_guidelines(store, [r for r in rows if r["outcome"] in FAILED],
                                    have={g["guideline"] for g in guidelines})
     return patterns, {"episodes": len(rows), "failed": sum(len(v) for v in groups.values()),
-                      "untraced": untraced, "guidelines": guidelines}
+                      "untraced": untraced, "guidelines": guidelines, "called_for": dict(correct_handoffs)}
 
 
 def report_markdown(patterns: list[dict[str, Any]], facts: dict[str, Any], top: int = 10) -> str:
     lines = ["# Failure patterns", "",
              f"{facts['failed']} failed episodes of {facts['episodes']}; ranked by cost "
-             f"({HANDOFF_COST} per hand-over + {STEP_COST} per step the customer went through).", "",
+             f"({HANDOFF_COST} per hand-over + {STEP_COST} per step the customer went through). "
+             f"{sum(facts['called_for'].values())} hand-overs the situation called for are not failures.", "",
              "| # | playbook | failure point | outcome | count | share of runs | cost | proposed fix |",
              "|---|---|---|---|---|---|---|---|"]
     for n, p in enumerate(patterns[:top], 1):
@@ -194,6 +222,7 @@ def failures(memory_uri: str, report: str | None = None) -> dict[str, Any]:
     top = patterns[0] if patterns else None
     return {"job": "failures", "episodes": facts["episodes"], "failed": facts["failed"],
             "patterns": len(patterns), "untraced": facts["untraced"], "report": report,
+            "called_for": sum(facts["called_for"].values()),
             "top": {k: top[k] for k in ("playbook", "version", "failure_step", "count", "proposed_fix")} if top else None}
 
 

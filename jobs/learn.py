@@ -6,8 +6,8 @@
 - intent examples: the opening words of resolved conversations that are a new phrasing for their intent.
 
 Incremental: a watermark in job_state plus a ledger of learned episode ids, so running it twice counts nothing
-twice. Aggregates in this process (`--engine local`) or in Ray tasks, a chunk of episodes each (`--engine ray`);
-both use the same per-batch aggregation.
+twice, also when a run stopped half-way (see _learn_batch). Aggregates in this process (`--engine local`) or in
+Ray tasks, a chunk of episodes each (`--engine ray`); both use the same per-batch aggregation.
 
     python -m jobs.learn --memory-uri ./var/memory [--engine ray]
 """
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from memory.store import MemoryStore, now_utc, sql_str
+from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 
 from .common import local_writer, parser, print_summary, progress
-from .episodes import cause_of, fix_of, playbook_of, read_new, steps_of
+from .episodes import cause_of, fix_of, playbook_of, read_ids, read_new, steps_of
 from .openings import Opening, clarification_histogram, kb_gaps, merge_histograms, openings, thresholds
 
 JOB = "learn"
@@ -138,11 +138,12 @@ def _new_phrasings(store: MemoryStore, resolved: dict[str, str], found: dict[str
     return out
 
 
-def _state(store: MemoryStore) -> tuple[datetime | None, dict[str, Any]]:
+def _state(store: MemoryStore) -> tuple[datetime | None, dict[str, Any], datetime | None]:
+    """The watermark, the running totals and when the last batch was committed."""
     rows = store.table("job_state").search().where(f"job = {sql_str(JOB)}").limit(1).to_list()
     if not rows:
-        return None, {}
-    return rows[0]["watermark"], json.loads(rows[0]["state"] or "{}")
+        return None, {}, None
+    return rows[0]["watermark"], json.loads(rows[0]["state"] or "{}"), rows[0]["updated_at"]
 
 
 def report_markdown(totals: dict[str, Any]) -> str:
@@ -159,12 +160,39 @@ def report_markdown(totals: dict[str, Any]) -> str:
 
 def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
           report: str | None = None) -> dict[str, Any]:
-    from memory.graph import KnowledgeGraph
-
     store, writer = local_writer(memory_uri)
     started = time.perf_counter()
-    watermark, totals = _state(store)
+    watermark, totals, committed = _state(store)
+    recovered = 0
+    for batch, rows in _unfinished(store, committed):  # a run stopped after its ledger: finish its batch first
+        watermark, totals, _ = _learn_batch(store, writer, rows, watermark, totals, batch, engine=engine,
+                                            with_examples=with_examples, write_ledger=False)
+        recovered += len(rows)
     rows = read_new(store, JOB, watermark)
+    new_mark, totals, done = _learn_batch(store, writer, rows, watermark, totals, now_utc(), engine=engine,
+                                          with_examples=with_examples, write_ledger=True)
+    if report:
+        from pathlib import Path
+
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(report_markdown(totals))
+    elapsed = time.perf_counter() - started
+    return {"job": JOB, "engine": engine, "episodes": len(rows), "recovered": recovered, **done,
+            "intent_thresholds": totals["intent_thresholds"], "seconds": round(elapsed, 2),
+            "episodes_per_s": round(len(rows) / elapsed, 1) if rows else 0.0,
+            "watermark": new_mark.isoformat() if new_mark else None}
+
+
+def _learn_batch(store: MemoryStore, writer: Any, rows: list[dict[str, Any]], watermark: datetime | None,
+                 totals: dict[str, Any], batch: datetime, *, engine: str, with_examples: bool,
+                 write_ledger: bool) -> tuple[datetime | None, dict[str, Any], dict[str, Any]]:
+    """Learn one batch of episodes. The writes are ordered so that a crash anywhere counts nothing twice and loses
+    nothing: keyed rows (procedure_runs, intent examples: a rewrite adds nothing), then the ledger stamped with
+    the batch time, then graph evidence tagged with the batch (an edge already carrying the tag is skipped), then
+    job_state, whose updated_at commits the batch. Ledger rows newer than the commit are a stopped batch that the
+    next run finishes (`_unfinished`)."""
+    from memory.graph import KnowledgeGraph
+
     active = _active_versions(store)
     if engine == "ray" and rows:
         part = _aggregate_with_ray(rows, active)
@@ -175,38 +203,41 @@ def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
             part.add(aggregate(rows[i:i + chunk], active))
     found = openings(store, sorted(part.conversations)) if part.conversations else {}
     examples = _new_phrasings(store, part.resolved_conversations, found) if with_examples else []
+    totals = dict(totals)
     hist = merge_histograms(totals.pop("clarifications", {}), clarification_histogram(found, part.conversations))
     gaps = (kb_gaps(found, part.conversations) + totals.pop("kb_gaps", []))
     gaps = sorted(gaps, key=lambda g: (g["kb_score"] if g["kb_score"] is not None else -1.0, g["question"]))[:200]
-    # Derived rows first, the ledger last: a crash in between re-learns the batch next time. procedure_runs and
-    # intent examples are keyed (no double count); graph evidence could count twice in that crash window only.
     for i in range(0, len(part.runs), 20_000):
         writer.append("procedure_runs", part.runs[i:i + 20_000])
-    edges = KnowledgeGraph(store, writer).add_evidence(dict(part.edges), source=f"job:{JOB}") if part.edges else 0
     if examples:
         writer.upsert("intent_examples", examples)
-    now = now_utc()
-    ledger = [{"ledger_id": f"{JOB}:{r['episode_id']}", "job": JOB, "episode_id": r["episode_id"],
-               "ended_at": r["ended_at"], "learned_at": now} for r in rows]
-    for i in range(0, len(ledger), 20_000):
-        writer.append("learned_episodes", ledger[i:i + 20_000])
+    if write_ledger:
+        ledger = [{"ledger_id": f"{JOB}:{r['episode_id']}", "job": JOB, "episode_id": r["episode_id"],
+                   "ended_at": r["ended_at"], "learned_at": batch} for r in rows]
+        for i in range(0, len(ledger), 20_000):
+            writer.append("learned_episodes", ledger[i:i + 20_000])
+    graph = KnowledgeGraph(store, writer)
+    edges = graph.add_evidence(dict(part.edges), source=f"job:{JOB}", batch=batch.isoformat()) if part.edges else 0
     new_mark = max(filter(None, [watermark, part.latest]), default=None)
     counts = Counter({k: v for k, v in totals.items() if isinstance(v, int)})
     totals = dict(counts + Counter({"episodes": len(rows), **part.outcomes}))
     totals.update(clarifications=hist, kb_gaps=gaps, intent_thresholds=thresholds(hist))
-    writer.upsert("job_state", [{"job": JOB, "watermark": new_mark, "state": json.dumps(totals), "updated_at": now}])
-    if report:
-        from pathlib import Path
+    writer.upsert("job_state", [{"job": JOB, "watermark": new_mark, "state": json.dumps(totals),
+                                 "updated_at": max(now_utc(), batch)}])
+    return new_mark, totals, {"runs_recorded": len(part.runs), "graph_edges_touched": edges,
+                              "new_intent_examples": len(examples), "kb_gaps": len(gaps),
+                              "outcomes": dict(part.outcomes)}
 
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(report_markdown(totals))
-    elapsed = time.perf_counter() - started
-    return {"job": JOB, "engine": engine, "episodes": len(rows), "runs_recorded": len(part.runs),
-            "graph_edges_touched": edges, "new_intent_examples": len(examples),
-            "intent_thresholds": totals["intent_thresholds"], "kb_gaps": len(gaps),
-            "outcomes": dict(part.outcomes), "seconds": round(elapsed, 2),
-            "episodes_per_s": round(len(rows) / elapsed, 1) if rows else 0.0,
-            "watermark": new_mark.isoformat() if new_mark else None}
+
+def _unfinished(store: MemoryStore, committed: datetime | None) -> list[tuple[datetime, list[dict[str, Any]]]]:
+    """The batches stopped runs left, oldest first: their ledger rows are newer than the last job_state commit."""
+    where = f"job = {sql_str(JOB)}" + (f" AND learned_at > {sql_ts(committed)}" if committed else "")
+    ledger = (store.table("learned_episodes").search().where(where).select(["episode_id", "learned_at"])
+              .limit(10_000_000).to_arrow().to_pylist())
+    batches: dict[datetime, list[str]] = {}
+    for r in ledger:
+        batches.setdefault(r["learned_at"], []).append(r["episode_id"])
+    return [(batch, read_ids(store, ids)) for batch, ids in sorted(batches.items())]
 
 
 def main(argv: list[str] | None = None) -> None:

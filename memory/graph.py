@@ -132,11 +132,14 @@ class KnowledgeGraph:
         return new
 
     def add_evidence(self, counts: dict[tuple[str, str, str], int], *, at: datetime | None = None,
-                     source: str | None = None) -> int:
+                     source: str | None = None, batch: str | None = None) -> int:
         """Many observations at once: each (src, relation, dst) gains `n` evidence, opened when new; one commit.
 
-        For the learning jobs, which count thousands of episodes; relations here are not exclusive."""
+        For the learning jobs, which count thousands of episodes; relations here are not exclusive. `batch` names
+        this set of counts: an edge keeps the latest batch of each source ("<source>@<batch>") and one that
+        already carries this batch is left alone, so applying a batch again after a crash counts nothing twice."""
         at = at or now_utc()
+        tag = f"{source}@{batch}" if source and batch else source
         rows = []
         for (src, relation, dst), n in sorted(counts.items()):
             if n <= 0:
@@ -145,12 +148,16 @@ class KnowledgeGraph:
             same = [f for f in self._open_edges(src_e, relation) if f.dst == dst_e]
             if same:
                 f = same[0]
+                if batch and tag in f.sources:
+                    continue
                 f.evidence_count += n
-                if source and source not in f.sources:
-                    f.sources.append(source)
+                if batch:
+                    f.sources = [s for s in f.sources if not s.startswith(f"{source}@")]
+                if tag and tag not in f.sources:
+                    f.sources.append(tag)
             else:
                 f = Fact(edge_id=_edge_id(src_e, relation, dst_e, at), src=src_e, relation=relation, dst=dst_e,
-                         valid_from=at, evidence_count=n, sources=[source] if source else [])
+                         valid_from=at, evidence_count=n, sources=[tag] if tag else [])
             rows.append(f.model_dump())
         if rows:
             self.writer.upsert("kg_edges", rows)

@@ -247,6 +247,21 @@ TABLES: dict[str, TableSpec] = {
             btree=("alert_id", "at"),
             bitmap=("agent", "metric", "severity"),
         ),
+        TableSpec(
+            name="area_incidents",  # actors/incidents.py: a restarted incident actor reloads the open ones
+            group="operations",
+            key="incident_id",
+            schema=_schema(
+                _key("incident_id"),
+                pa.field("area_id", Str, nullable=False),
+                pa.field("status", Str, nullable=False),
+                pa.field("opened_at", Ts, nullable=False),
+                pa.field("updated_at", Ts, nullable=False),
+                pa.field("body", Str, nullable=False),  # the whole incident as JSON
+            ),
+            btree=("incident_id", "opened_at"),
+            bitmap=("status",),
+        ),
         # -- what the offline learning jobs keep (jobs/) ------------------------------------------------------
         TableSpec(
             name="job_state",

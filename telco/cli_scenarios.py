@@ -27,11 +27,8 @@ def _local_runner(args: argparse.Namespace) -> Iterator[Callable]:
     with tempfile.TemporaryDirectory(prefix="telco-local-") as tmp:
         uri = args.memory_uri or tmp
         print(f"memory: {memory_bootstrap(Settings(memory_uri=uri))}", file=sys.stderr)
-        client = LocalClient(uri)
-        try:
+        with LocalClient(uri) as client:
             yield lambda scenario: run_scenario_with_agents(scenario, client)
-        finally:
-            client.close()
 
 
 def _role_key(settings: Any, role: str) -> str:

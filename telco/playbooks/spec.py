@@ -56,7 +56,9 @@ class Step(BaseModel):
     end: Literal["resolved", "escalated"] | None = None
     # Hand the rest of the run to another playbook (same scope), so a procedure lives in exactly one flow.
     continue_with: str | None = None
-    handoff: dict[str, Any] | None = None  # queue and reason when ending escalated
+    # queue and reason when ending escalated; called_for: true when the diagnosis itself needs a person (a correct
+    # outcome, not a failure of the flow: jobs/failures.py)
+    handoff: dict[str, Any] | None = None
     save_as: str | None = None
     # On a typed tool refusal (policy/not found) go here instead of failing the run.
     on_error: str | None = None

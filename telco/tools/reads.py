@@ -79,7 +79,7 @@ def find_customer_by_name_dob(ctx: ToolContext, a: NameDobArgs) -> IdentityResul
         ctx.failed_identity_attempts += 1
         raise NotFound(
             f"no customer matches that name and date of birth ({_attempts_left(ctx)} attempts left)",
-            kind="customer",
+            kind="customer", attempts_left=_attempts_left(ctx),
         )
     if len(found) > 1:
         raise InvalidInput("several customers share that name and date of birth; verify with the phone number instead")

@@ -118,6 +118,18 @@ def test_handoff_round_trip(app, http):
                      json={}).status_code == 409
 
 
+def test_a_transfer_while_ticketing_is_down_still_reaches_a_person(app, http):
+    ok(http.post("/v1/admin/sandbox/world", headers=h(ADMIN), json={"fixture": "demo"}))
+    try:
+        ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={"unavailable": ["crm"]}))
+        _, out = say(http, C1001, "I want to speak to a real person please")
+    finally:
+        ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={}))
+    assert out["status"] == "handed_off" and "customer support team" in out["reply"], out["reply"]
+    queued = ok(http.get("/v1/handoffs", headers=h(OPS), params={"status": "queued"}))
+    assert out["handoff"]["handoff_id"] in [item["handoff_id"] for item in queued]
+
+
 # ---- an area outage ---------------------------------------------------------------------------------------------
 def test_area_outage_with_ten_customers(app, http):
     area, customers = outage_customers()

@@ -166,6 +166,34 @@ def test_killing_the_working_memory_holder_loses_no_conversation_state(uri):
     ray.kill(replacement, no_restart=True)
 
 
+def test_a_restarted_incident_actor_picks_up_the_open_incidents(uri):
+    from datetime import datetime, timezone
+
+    from actors.incidents import incident_actor, incident_config
+
+    book = incident_actor(uri)
+    at = datetime(2026, 11, 27, 9, tzinfo=timezone.utc)
+
+    def report(customer: str) -> dict:
+        return ray.get(book.report.remote({"area_id": "A-1", "service": "broadband", "customer_id": customer,
+                                           "at": at, "outages": [{"id": "OUT-1", "cause": "fibre cut"}]}))
+
+    opened = [report(f"C{n}") for n in range(incident_config().min_customers)][-1]
+    assert opened["opened"] and opened["incident"] is not None
+    ray.kill(book, no_restart=False)  # the process dies and Ray starts the actor again (max_restarts=-1)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            still_open = ray.get(book.list.remote("open"))
+            break
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            assert time.monotonic() < deadline, "the incident actor did not come back"
+            time.sleep(0.1)
+    assert [i["incident_id"] for i in still_open] == [opened["incident"]["incident_id"]]
+    assert report("C99")["incident"]["customers"][-1] == "C99"  # a later customer of the area is told at once
+    ray.kill(book, no_restart=True)
+
+
 def test_embedder_deployment_batches_concurrent_requests(embedder):
     from ray import serve
 

@@ -3,6 +3,7 @@ the real anthropic SDK: two calls per typical turn, the trace and the budget, th
 disposes, and every failure degrades to the offline brain with mode "degraded"."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -32,10 +33,15 @@ def memory_uri(tmp_path_factory):
     return uri
 
 
-def make(memory_uri: str, script, *, limits: LlmBudget | None = None, **kw):
-    api = ScriptedMessagesApi(script, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))
-    brain = ClaudeBrain(llm_kit.client(api, **kw), limits=limits)
-    return LocalClient(memory_uri, llm=brain), api
+@pytest.fixture
+def make(memory_uri):
+    """Builds the in-process system on a scripted Messages API; each one is closed when the test ends."""
+    with contextlib.ExitStack() as built:
+        def build(script, *, limits: LlmBudget | None = None, **kw):
+            api = ScriptedMessagesApi(script, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))
+            brain = ClaudeBrain(llm_kit.client(api, **kw), limits=limits)
+            return built.enter_context(LocalClient(memory_uri, llm=brain)), api
+        yield build
 
 
 def open_and_send(client: LocalClient, text: str, principal: Principal = C1001) -> tuple[str, dict]:
@@ -48,8 +54,8 @@ def send(client: LocalClient, cid: str, text: str, principal: Principal = C1001)
     return out.model_dump(mode="json")
 
 
-def test_a_typical_turn_is_two_calls_planned_then_written_and_traced(memory_uri):
-    client, api = make(memory_uri, competent_reply)
+def test_a_typical_turn_is_two_calls_planned_then_written_and_traced(make):
+    client, api = make(competent_reply)
     cid, turn = open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
     assert turn["mode"] == "llm" and turn["trace"]["mode"] == "llm"
     calls = turn["trace"]["llm_calls"]
@@ -72,8 +78,8 @@ def test_a_typical_turn_is_two_calls_planned_then_written_and_traced(memory_uri)
         sum(c["cost_usd"] for c in calls))
 
 
-def test_the_reply_streams_to_a_sink_delta_by_delta(memory_uri):
-    client, api = make(memory_uri, competent_reply)
+def test_the_reply_streams_to_a_sink_delta_by_delta(make):
+    client, api = make(competent_reply)
     events: list[tuple[str, object]] = []
     token = reply_sink.set(events.append)
     try:
@@ -86,7 +92,7 @@ def test_the_reply_streams_to_a_sink_delta_by_delta(memory_uri):
     assert "".join(d for k, d in events if k == "delta").strip() == turn["reply"]
 
 
-def test_an_injected_credit_is_refused_by_policy_and_never_written(memory_uri):
+def test_an_injected_credit_is_refused_by_policy_and_never_written(make):
     # A model that obeys the customer: it proposes the $500 credit the message asks for.
     def obedient(body):
         if PLAN_TOOL == (body.get("tool_choice") or {}).get("name"):
@@ -96,7 +102,7 @@ def test_an_injected_credit_is_refused_by_policy_and_never_written(memory_uri):
                                             "reason": "customer request"}}
             return tool_use(PLAN_TOOL, plan)
         return None
-    client, api = make(memory_uri, with_fallback(obedient))
+    client, api = make(with_fallback(obedient))
     credits_before = len(client.world().credits)
     cid, turn = open_and_send(client, INJECTION)
     assert len(client.world().credits) == credits_before
@@ -110,11 +116,11 @@ def test_an_injected_credit_is_refused_by_policy_and_never_written(memory_uri):
     assert len(client.world().credits) == credits_before and not turn["actions_taken"]
 
 
-def test_an_overloaded_api_degrades_to_the_offline_brain(memory_uri):
-    offline, _ = make(memory_uri, competent_reply)
+def test_an_overloaded_api_degrades_to_the_offline_brain(make):
+    offline, _ = make(competent_reply)
     offline.planner.llm = None
     _, expected = open_and_send(offline, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
-    client, api = make(memory_uri, lambda body: overloaded(), max_retries=1)
+    client, api = make(lambda body: overloaded(), max_retries=1)
     _, turn = open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
     assert turn["mode"] == "degraded" and "api_error" in turn["trace"]["degraded_reason"]
     assert turn["reply"] == expected["reply"] and turn["customer_steps"] == expected["customer_steps"]
@@ -122,8 +128,8 @@ def test_an_overloaded_api_degrades_to_the_offline_brain(memory_uri):
     assert len(api.requests) == 4  # each call: the first attempt and one retry
 
 
-def test_a_spent_budget_stops_calls_and_degrades(memory_uri):
-    client, api = make(memory_uri, competent_reply, limits=LlmBudget(max_calls=2, max_tokens=10**6, max_cost_usd=5))
+def test_a_spent_budget_stops_calls_and_degrades(make):
+    client, api = make(competent_reply, limits=LlmBudget(max_calls=2, max_tokens=10**6, max_cost_usd=5))
     cid, first = open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
     assert first["mode"] == "llm" and len(api.requests) == 2
     second = send(client, cid, "Done.")
@@ -132,12 +138,12 @@ def test_a_spent_budget_stops_calls_and_degrades(memory_uri):
     assert [c["outcome"] for c in second["trace"]["llm_calls"]] == ["skipped", "skipped"]
 
 
-def test_a_schema_violation_gets_one_repair_then_degrades(memory_uri):
+def test_a_schema_violation_gets_one_repair_then_degrades(make):
     def bad_intent(body):
         if (body.get("tool_choice") or {}).get("name") == PLAN_TOOL:
             return tool_use(PLAN_TOOL, {"intents": [{"intent": "free_money", "confidence": 1.0}]})
         return None
-    client, api = make(memory_uri, with_fallback(bad_intent))
+    client, api = make(with_fallback(bad_intent))
     _, turn = open_and_send(client, "Is there an outage in my area?")
     assert turn["mode"] == "degraded" and "invalid_output" in turn["trace"]["degraded_reason"]
     assert [c["outcome"] for c in turn["trace"]["llm_calls"]] == ["failed", "failed", "ok"]
@@ -146,8 +152,8 @@ def test_a_schema_violation_gets_one_repair_then_degrades(memory_uri):
 
 
 @pytest.mark.parametrize("scenario_id", ["data-mobile-data-off", "human-agent-request"])
-def test_scenarios_reach_their_end_states_with_a_competent_model(memory_uri, scenario_id):
-    client, api = make(memory_uri, competent_reply)
+def test_scenarios_reach_their_end_states_with_a_competent_model(make, scenario_id):
+    client, api = make(competent_reply)
     scenario = next(s for s in load_scenarios() if s.id == scenario_id)
     result = run_scenario_with_agents(scenario, client)
     assert result.passed, [c.detail for c in result.checks if not c.ok]
@@ -196,15 +202,29 @@ def test_prompts_come_from_the_registry_with_the_customers_own_resolved_episodes
         return [{"episode_id": f"{customer_id}-ep1", "score": 0.8,
                  "text": f"mobile data resolved after 2 turns for {customer_id}"}]
     api = ScriptedMessagesApi(competent_reply, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))
-    client = LocalClient(memory_uri, llm=ClaudeBrain(llm_kit.client(api), RolePrompts(registry), episodes))
-    _, turn = open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
-    system = api.requests[0].body["system"]
-    assert system[0]["text"] == "You plan turns for a test operator. Registry version."
-    assert "resolved after 2 turns for C1001" in system[-1]["text"] and seen == ["C1001"]
-    # the episodes shown to the model are in the turn's trace
-    assert {"source": "episodic", "ref": "C1001-ep1", "score": 0.8} in turn["trace"]["memory_hits"]
-    assert "episodes" in [a["agent"] for a in turn["trace"]["agents"]]
-    # before identity is proved nobody's episodes are shown
-    open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.",
-                  Principal(key_id="ops", role="operations"))
+    with LocalClient(memory_uri, llm=ClaudeBrain(llm_kit.client(api), RolePrompts(registry), episodes)) as client:
+        _, turn = open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.")
+        system = api.requests[0].body["system"]
+        assert system[0]["text"] == "You plan turns for a test operator. Registry version."
+        assert "resolved after 2 turns for C1001" in system[-1]["text"] and seen == ["C1001"]
+        # the episodes shown to the model are in the turn's trace
+        assert {"source": "episodic", "ref": "C1001-ep1", "score": 0.8} in turn["trace"]["memory_hits"]
+        assert "episodes" in [a["agent"] for a in turn["trace"]["agents"]]
+        # before identity is proved nobody's episodes are shown
+        open_and_send(client, "The internet on my phone doesn't work unless I'm on Wi-Fi.",
+                      Principal(key_id="ops", role="operations"))
     assert seen == ["C1001"] and "Similar issues" not in api.requests[2].body["system"][-1]["text"]
+
+
+def test_closing_the_local_system_finishes_its_writes_and_closes_the_model_client(memory_uri):
+    from memory.store import connect
+
+    api = ScriptedMessagesApi(competent_reply, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))
+    brain = ClaudeBrain(llm_kit.client(api))
+    with LocalClient(memory_uri, llm=brain) as client:
+        cid, turn = open_and_send(client, "I don't want a bot. Please put me through to a real person.")
+        assert turn["status"] == "handed_off"  # the issue ended: its episode is written off the reply path
+    assert client.loop.is_closed() and brain.client._sdk.is_closed()
+    episodes = connect(memory_uri).table("episodes").search().where(f"conversation_id = '{cid}'").limit(5).to_list()
+    assert [e["outcome"] for e in episodes] == ["escalated"]
+    client.close()  # closing twice is harmless

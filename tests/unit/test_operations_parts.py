@@ -150,12 +150,31 @@ def test_backend_down_gives_a_degraded_answer_with_a_ticket():
     assert "network diagnostics" in turn.parts.messages[-1] and state.issues[0].status == "escalated"
     assert not asyncio.run(ops.backend_down(state, TurnBuilder("conv-d", 2), ValueError("a bug")))
 
+    # Ticketing down too: the ticket waits in the service's outbox and is opened once, when ticketing is back.
     asyncio.run(service.set_chaos({"unavailable": ["oss", "crm"]}))
     state.issues[0].status = "active"
     turn = TurnBuilder("conv-d", 3)
     assert asyncio.run(ops.backend_down(state, turn, down))
-    assert "backend_unavailable" in turn.informed and state.issues[0].status == "pending"
-    assert len(service.sandbox.world.tickets) == 1
+    assert "backend_unavailable_ticket" in turn.informed and state.issues[0].status == "escalated"
+    assert "queued" in turn.parts.messages[-1] and len(service.sandbox.world.tickets) == 1
+    assert asyncio.run(service.set_chaos({"unavailable": ["oss"]}))["queued_writes_applied"] == 1
+    assert asyncio.run(service.set_chaos({}))["queued_writes_applied"] == 0
+    assert len(service.sandbox.world.tickets) == 2
+
+
+def test_a_person_takes_over_while_ticketing_is_down():
+    service = OssBss("demo")
+    asyncio.run(service.set_chaos({"unavailable": ["crm"]}))
+    port = RemoteToolPort(service, "conv-t", Identity(verified_customer_id="C1001"))
+    handoff = asyncio.run(port.call("transfer_to_person", {"customer_id": "C1001", "reason": "asked", "summary": "s"},
+                                    idempotency_key="conv-t/handoff"))
+    assert [h.id for h in handoff_queue.list_handoffs(service.sandbox, "queued")] == [handoff["handoff_id"]]
+    ticket = {"customer_id": "C1001", "category": "technical", "subject": "still broken"}
+    receipt = asyncio.run(port.call("open_ticket", ticket, idempotency_key="conv-t/ticket"))
+    assert receipt["status"] == "queued" and service.sandbox.world.tickets == {}
+    again = asyncio.run(port.call("open_ticket", ticket, idempotency_key="conv-t/ticket"))  # a retried request
+    assert asyncio.run(service.set_chaos({}))["queued_writes_applied"] == 2
+    assert again["status"] == "queued" and len(service.sandbox.world.tickets) == 1  # its key applied it once
 
 
 def test_reloading_the_world_closes_open_incidents_and_forgets_pending_reports():
