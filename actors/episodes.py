@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from actors.retry import call_agent
 from telco.errors import NotFound
 
 FEEDBACK_WAIT_S, FEEDBACK_TRIES = 0.1, 20  # the episode is written off the reply's path, maybe still in flight
@@ -53,19 +54,21 @@ class EpisodeService:
 
 
 class RemoteEpisodes:
-    """EpisodeService's interface over the "Episodes" deployment's handle."""
+    """EpisodeService's interface over the "Episodes" deployment's handle. Every call is safe to repeat (an episode
+    is upserted by its id), so a call whose replica died is retried like an agent call."""
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
     async def record(self, episode: dict[str, Any]) -> None:
-        await self.handle.record.remote(episode)
+        await call_agent(self.handle.record, episode)
 
     async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None:
-        await self.handle.feedback.remote(episode_id, customer_id, csat, resolved)
+        await call_agent(self.handle.feedback, episode_id, customer_id, csat, resolved)
 
     async def examples(self, customer_id: str, text: str, k: int = 3) -> list[dict[str, Any]]:
-        return await self.handle.examples.remote(customer_id, text, k)
+        found, _ = await call_agent(self.handle.examples, customer_id, text, k)
+        return found
 
 
 def local_episodes(memory_uri: str, writer: Any = None) -> EpisodeService:
