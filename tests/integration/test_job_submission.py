@@ -25,10 +25,12 @@ def seed_memory(uri: str, n: int) -> None:
     store = connect(uri)
     writer = LocalWriter(store)
     ProceduralMemory(store, writer).load_playbooks(load_playbooks().values())
+    version = load_playbooks()["mobile_data"].version
     t0 = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
     writer.upsert("episodes", [{
         "episode_id": f"ep-{i}", "customer_id": "C1001", "conversation_id": f"conv-{i}",
-        "summary": "mobile data resolved after 3 turns with playbook mobile_data v1", "intents": ["mobile_data"],
+        "summary": f"mobile data resolved after 3 turns with playbook mobile_data v{version}",
+        "intents": ["mobile_data"],
         "intent": "mobile_data", "service_type": "mobile", "steps": json.dumps(STEPS), "outcome": "resolved",
         "started_at": t0 + timedelta(minutes=i), "ended_at": t0 + timedelta(minutes=i + 2)} for i in range(n)])
 
@@ -76,6 +78,6 @@ def test_a_submitted_learn_job_updates_memory(job_server, tmp_path):
     assert summary["job"] == "learn" and summary["episodes"] == 12
 
     store = connect(uri)
-    stats = ProceduralMemory(store, LocalWriter(store)).stats("mobile_data", 1)
+    stats = ProceduralMemory(store, LocalWriter(store)).stats("mobile_data", load_playbooks()["mobile_data"].version)
     assert (stats.runs, stats.resolved) == (12, 12)
     assert store.table("learned_episodes").count_rows() == 12

@@ -24,13 +24,13 @@ def test_split_is_sticky_keeps_a_run_on_its_version_and_decides_from_served_runs
     assert 0.25 < sum(v == v2.version for v in picked.values()) / 600 < 0.35
     assert all(variants(c, active, None)["mobile_data"].version == v for c, v in list(picked.items())[:50])
     on_v1 = next(c for c, v in picked.items() if v == v2.version)
-    run = RunState(playbook_id="mobile_data", version=1, scope={}, current="usage")
-    assert variants(on_v1, active, run)["mobile_data"].version == 1  # a run keeps the version it started with
+    run = RunState(playbook_id="mobile_data", version=v1.version, scope={}, current="usage")
+    assert variants(on_v1, active, run)["mobile_data"].version == v1.version  # a run keeps the version it started with
 
     # Served outcomes (as jobs.learn records them): identical rates never promote.
     e = Experiments(store, writer).running()[0]
     rows = []
-    for version, n in ((1, 300), (v2.version, 140)):
+    for version, n in ((v1.version, 300), (v2.version, 140)):
         for i in range(n):
             rows.append({"run_id": f"r{version}-{i}", "procedure_id": f"mobile_data@{version}", "name": "mobile_data",
                          "version": version, "outcome": "resolved" if i % 5 else "escalated", "turns": 5,
@@ -38,8 +38,8 @@ def test_split_is_sticky_keeps_a_run_on_its_version_and_decides_from_served_runs
     writer.append("procedure_runs", rows)
     out = decide_ab(store, writer, "mobile_data", promote=True)
     assert out["promoted"] is None and not out["decision"]["promote"]
-    assert procedures.get("mobile_data").version == 1
+    assert procedures.get("mobile_data").version == v1.version
 
     procedures.activate("mobile_data", v2.version)
     back = rollback(store, writer, "mobile_data")
-    assert back["active"] == 1 and Experiments(store, writer).running() == []
+    assert back["active"] == v1.version and Experiments(store, writer).running() == []

@@ -34,4 +34,4 @@ def test_a_clear_message_still_starts_its_playbook(client):
     out = client.send(client.start(), {"text": "my internet keeps dropping"})
     assert out["intents"][0]["intent"] == "broadband_drops"
     # It goes straight to work: first who the customer is (the identify playbook asks), not what they meant.
-    assert out["trace"]["playbook"] == "identify@v1" and out["question"] is not None
+    assert out["trace"]["playbook"].startswith("identify@v") and out["question"] is not None
