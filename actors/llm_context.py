@@ -49,8 +49,8 @@ class RolePrompts:
                  experiments: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self.registry, self.clock = registry, clock
         self._cache: dict[str, tuple[float, PromptPick]] = {}
-        self._versions: dict[tuple[str, int], PromptPick | None] = {}
-        if experiments is None and registry is not None:
+        self._versions: dict[tuple[str, int], PromptPick] = {}
+        if experiments is None and getattr(registry, "store", None) is not None:
             from memory.experiments import running_reader
 
             experiments = running_reader(registry.store, EXPERIMENT_TTL_S, clock)

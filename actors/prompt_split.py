@@ -31,7 +31,9 @@ class PromptPick:
 def candidate_version(running: list[dict[str, Any]], role: str, conversation_id: str) -> int | None:
     """The candidate version a running experiment on `role` serves this conversation; None: the active one."""
     for e in running:
-        if e["playbook"] == prompt_subject(role) and arm(e["experiment_id"], conversation_id, e["share"]) == "candidate":
+        if e["playbook"] != prompt_subject(role):
+            continue
+        if arm(e["experiment_id"], conversation_id, e["share"]) == "candidate":
             return int(e["candidate_version"])
     return None
 

@@ -59,9 +59,10 @@ class Experiments:
         return self.store.table("experiments").search().where("status = 'running'").limit(1000).to_list()
 
     def start(self, playbook: str, control: int, candidate: int, share: float, note: str | None = None) -> str:
+        """`playbook`: the subject, a playbook name or prompt_subject(role)."""
         arm("check", "check", share)  # validates the share
         if any(e["playbook"] == playbook for e in self.running()):
-            raise InvalidInput(f"playbook {playbook!r} already has a running experiment; stop it first")
+            raise InvalidInput(f"{playbook!r} already has a running experiment; stop it first")
         experiment_id = f"{playbook}:{control}-vs-{candidate}:{int(time.time())}"
         self.writer.upsert("experiments", [{
             "experiment_id": experiment_id, "playbook": playbook, "control_version": control,

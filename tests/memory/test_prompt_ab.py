@@ -46,7 +46,7 @@ def episode_rows(version_outcomes: list[tuple[list[str], int, int]], at) -> list
     for served, n, resolved in version_outcomes:
         for i in range(n):
             rows.append({
-                "episode_id": f"ep-{at.timestamp()}-{'-'.join(served)}-{i}", "customer_id": "C1001", "conversation_id": f"c-{i}",
+                "episode_id": f"ep-{at.timestamp()}-{'-'.join(served)}-{i}", "customer_id": "C1001",
                 "summary": "no mobile data", "intents": ["no_mobile_data"], "intent": "no_mobile_data",
                 "steps": json.dumps([{"name": "check_line", "kind": "tool", "result": None, "ok": True},
                                      {"name": SERVED_PROMPTS_STEP, "kind": "note", "result": served, "ok": True}]),
