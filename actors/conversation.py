@@ -45,6 +45,7 @@ class ConversationState(Msg):
     updated_at: datetime
     feedback: dict[str, Any] | None = None
     llm_spent: Totals = Totals()  # what this conversation spent on the model: its budget is checked against it
+    prompts_served: list[str] = []  # registry prompt versions that served its model calls, e.g. "dialogue@2"
     # Sequence number of the last logged turn when this state was loaded: commits are conditional on it.
     _log_seq: int | None = PrivateAttr(default=None)
 

@@ -49,8 +49,14 @@ class EpisodeService:
         """This customer's resolved episodes most like `text`: {episode_id, score, text (one line)} each."""
         hits = await asyncio.to_thread(self.episodic.similar, customer_id, text, k=k, outcome="resolved")
         return [{"episode_id": h.episode.episode_id, "score": round(h.score, 4),
-                 "text": f"{h.episode.summary} (steps: {', '.join(s.name for s in h.episode.steps[:6])})"}
+                 "text": f"{h.episode.summary} (steps: {', '.join(steps_named(h.episode.steps)[:6])})"}
                 for h in hits]
+
+
+def steps_named(steps: list) -> list[str]:
+    from memory.experiments import SERVED_PROMPTS_STEP
+
+    return [s.name for s in steps if s.name != SERVED_PROMPTS_STEP]  # that note is not a step taken
 
 
 class RemoteEpisodes:

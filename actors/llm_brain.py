@@ -25,6 +25,7 @@ from actors.conversation import ConversationState
 from actors.llm_context import RolePrompts, customer_context, customer_message, dialogue_system, planner_system, \
     reply_request
 from actors.messages import IntentResult, Reply, ReplyParts
+from actors.prompt_split import ServedPrompts
 from actors.turn_plan import TurnPlan
 from serve.api import LlmCall, MessageIn, TurnTrace
 from telco.config import LlmBudget
@@ -49,10 +50,15 @@ class LlmTurn:
         self.budget, self.conversation_id, self.turn_id = budget, conversation_id, turn_id
         self.issues_before = issues_before  # state.issues[issues_before:] are the issues opened this turn
         self.records: list[CallRecord] = []
+        self.prompts: list[list[str]] = []  # per record: the registry prompt versions its system prompt carried
         self.degraded: list[str] = []
         self.plan: TurnPlan | None = None
         self.examples: list[dict[str, Any]] = []  # the episodes shown to the planner (the trace's memory hits)
         self.examples_ms: float | None = None  # how long finding them took (None: not looked up)
+
+    def add(self, records: list[CallRecord], served: ServedPrompts) -> None:
+        self.records.extend(records)
+        self.prompts.extend([list(served.labels)] * len(records))
 
     @property
     def mode(self) -> str:
@@ -79,10 +85,11 @@ class ClaudeBrain:
     async def understand(self, lt: LlmTurn, state: ConversationState, body: MessageIn) -> IntentResult | None:
         """The model's reading of the message, or None: the offline intent agent reads it instead."""
         examples = await self._examples(lt, state, body.text)
+        served = ServedPrompts(self.prompts, lt.conversation_id)
         decision = await self.client.decide(
-            "planner", planner_system(self.prompts, customer_context(state, examples)), customer_message(body),
+            "planner", planner_system(served, customer_context(state, examples)), customer_message(body),
             TurnPlan, budget=lt.budget, conversation_id=lt.conversation_id, turn_id=lt.turn_id)
-        lt.records.extend(decision.records)
+        lt.add(decision.records, served)
         if not decision.ok:
             lt.degraded.append(f"planner: {decision.reason}: {decision.detail}")
             return None
@@ -109,7 +116,8 @@ class ClaudeBrain:
                           meta: dict[str, Any] | None = None) -> Reply:
         """The reply in the model's words, streamed to the sink (after `meta`, with the first delta); the template
         reply when the model fails."""
-        stream = self.client.stream_text("dialogue", dialogue_system(self.prompts),
+        served = ServedPrompts(self.prompts, lt.conversation_id)
+        stream = self.client.stream_text("dialogue", dialogue_system(served),
                                          reply_request(parts, draft.text, body), budget=lt.budget,
                                          conversation_id=lt.conversation_id, turn_id=lt.turn_id)
         sink = reply_sink.get()
@@ -120,7 +128,7 @@ class ClaudeBrain:
                     sink(("meta", {"turn_id": lt.turn_id, "conversation_id": lt.conversation_id, **(meta or {})}))
                     first = False
                 sink(("delta", delta))
-        lt.records.extend(stream.records)
+        lt.add(stream.records, served)
         if stream.mode != "llm" or not stream.text.strip():
             lt.degraded.append(f"dialogue: {stream.reason or 'empty'}: {stream.detail or 'the model wrote nothing'}")
             return draft.model_copy(update={"mode": "degraded"})
@@ -130,7 +138,9 @@ class ClaudeBrain:
     @staticmethod
     def finish(lt: LlmTurn, state: ConversationState, trace: TurnTrace) -> None:
         state.llm_spent = lt.budget.spent
-        trace.llm_calls = [LlmCall(**r.trace_fields()) for r in lt.records]
+        trace.llm_calls = [LlmCall(**r.trace_fields(), prompts=p) for r, p in zip(lt.records, lt.prompts)]
+        # Kept on the conversation so that its episodes name the prompt versions that served it (planner.episode_of)
+        state.prompts_served = sorted({*state.prompts_served, *(v for p in lt.prompts for v in p)})
         trace.llm_sequential_calls = sum(r.sent for r in lt.records)  # the calls of a turn never overlap
         trace.degraded_reason = "; ".join(lt.degraded) or None
 

@@ -9,6 +9,7 @@ after it. The customer's own words never go in the system prompt: they travel as
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -17,6 +18,7 @@ from typing import Any
 
 from actors.conversation import ConversationState
 from actors.messages import ReplyParts
+from actors.prompt_split import PromptPick, candidate_version
 from serve.api import MessageIn
 from telco.intents import load_intents
 from telco.llm import SystemBlock
@@ -26,6 +28,9 @@ from telco.tools import TOOLS
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "telco" / "prompts"
 PROMPT_TTL_S = 60.0  # a prompt promoted in the registry reaches running replicas within this long
+EXPERIMENT_TTL_S = 30.0  # a prompt experiment started or stopped reaches running replicas within this long
+
+log = logging.getLogger(__name__)
 
 
 def file_prompt(role: str) -> str:
@@ -34,25 +39,62 @@ def file_prompt(role: str) -> str:
 
 class RolePrompts:
     """The active prompt of each role from the prompt registry, re-read at most every PROMPT_TTL_S; the file in
-    telco/prompts/ when the registry has none (or cannot be read), so a turn never fails for want of a prompt."""
+    telco/prompts/ when the registry has none (or cannot be read), so a turn never fails for want of a prompt.
 
-    def __init__(self, registry: Any | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    pick(role, conversation_id) also serves running prompt experiments (actors/prompt_split.py): the candidate
+    version to the experiment's share of conversations, sticky per conversation; experiments are re-read at most
+    every EXPERIMENT_TTL_S."""
+
+    def __init__(self, registry: Any | None = None, clock: Callable[[], float] = time.monotonic,
+                 experiments: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self.registry, self.clock = registry, clock
-        self._cache: dict[str, tuple[float, str]] = {}
+        self._cache: dict[str, tuple[float, PromptPick]] = {}
+        self._versions: dict[tuple[str, int], PromptPick] = {}
+        if experiments is None and getattr(registry, "store", None) is not None:
+            from memory.experiments import running_reader
+
+            experiments = running_reader(registry.store, EXPERIMENT_TTL_S, clock)
+        self.experiments = experiments
 
     def __call__(self, role: str) -> str:
+        return self.pick(role).text
+
+    def pick(self, role: str, conversation_id: str | None = None) -> PromptPick:
+        active = self._active(role)
+        if conversation_id is None or self.experiments is None or active.version is None:
+            return active
+        try:
+            version = candidate_version(self.experiments(), role, conversation_id)
+        except Exception:  # memory unreachable: the active version still serves
+            log.exception("prompt experiments not read")
+            version = None
+        return (self._version(role, version) or active) if version is not None else active
+
+    def _active(self, role: str) -> PromptPick:
         hit = self._cache.get(role)
         if hit is not None and self.clock() - hit[0] < PROMPT_TTL_S:
             return hit[1]
-        text = None
+        chosen = None
         if self.registry is not None:
             try:
-                text = self.registry.active(role).text
+                v = self.registry.active(role)
+                chosen = PromptPick(role, v.text, v.version) if v.text else None
             except Exception:  # NotFound, or memory unreachable: the shipped text is still a good prompt
-                text = None
-        text = text or file_prompt(role)
-        self._cache[role] = (self.clock(), text)
-        return text
+                chosen = None
+        chosen = chosen or PromptPick(role, file_prompt(role))
+        self._cache[role] = (self.clock(), chosen)
+        return chosen
+
+    def _version(self, role: str, version: int) -> PromptPick | None:
+        """A version's text never changes: read once."""
+        if (role, version) not in self._versions:
+            try:
+                v = self.registry.get(role, version)
+                self._versions[(role, version)] = PromptPick(role, v.text, v.version)
+            except Exception:  # a candidate that cannot be read: this conversation gets the active one
+                log.exception("prompt %s@%s not read", role, version)
+                return None
+        return self._versions[(role, version)]
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ from actors.messages import (
 from actors.oss_bss import RemoteToolPort
 from actors.retry import call_agent
 from actors.turn import TurnBuilder
+from memory.experiments import SERVED_PROMPTS_STEP
 from serve.api import (
     ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
 )
@@ -451,6 +452,8 @@ def episode_of(state: ConversationState, issue: Issue) -> dict[str, Any]:
         steps.append({"name": "transfer_to_person", "kind": "handoff", "ok": True, "result": {
             "rule": issue.handoff_rule or "playbook_handoff", "queue": state.handoff.queue,
             "reason": state.handoff.reason}})
+    if state.prompts_served:  # which prompt versions served it: outcomes per version for prompt A/B splits
+        steps.append({"name": SERVED_PROMPTS_STEP, "kind": "note", "result": state.prompts_served, "ok": True})
     service = (run.scope.get("service_id") or run.scope.get("line_id")) if run else None
     told = f"; told the customer: {', '.join(run.informed)}" if run and run.informed else ""
     return {

@@ -11,5 +11,6 @@ python -m jobs.X`), each ending with a one-line JSON summary on stdout:
   prompt candidates from the report's guidelines (rule-based, or reflective with a model), gated the same way.
 - prompt_eval: candidate vs active on replayed contacts, promotion by a margin z-test with a minimum sample,
   A/B experiments served sticky per conversation, rollback; with --role, prompt versions replayed through the
-  Claude path, reply metrics and an LLM judge in one Message Batch.
+  Claude path, reply metrics and an LLM judge in one Message Batch, or served as an A/B split on the Claude path
+  (jobs.prompt_ab) and decided from the episodes each version served.
 """

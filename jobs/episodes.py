@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from memory.experiments import SERVED_PROMPTS_STEP
 from memory.store import MemoryStore, sql_str, sql_ts
 
 COLUMNS = ["episode_id", "customer_id", "conversation_id", "summary", "intent", "steps", "outcome",
@@ -27,8 +28,10 @@ def playbook_of(summary: str) -> tuple[str | None, int | None]:
 
 
 def steps_of(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """What was done in the episode (the note naming the prompt versions that served it is not a step taken)."""
     raw = row.get("steps")
-    return json.loads(raw) if isinstance(raw, str) else list(raw or [])
+    steps = json.loads(raw) if isinstance(raw, str) else list(raw or [])
+    return [s for s in steps if s.get("name") != SERVED_PROMPTS_STEP]
 
 
 @lru_cache(maxsize=1)

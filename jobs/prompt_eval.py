@@ -16,6 +16,11 @@ Prompt versions of a role (jobs.prompt_versions; needs a model: an API key, or -
 
     python -m jobs.prompt_eval --role dialogue [--candidate 4] --replay 200 [--promote] [--model scripted-guided]
     python -m jobs.prompt_eval --role dialogue --rollback
+
+and served to a share of conversations on the Claude path (jobs.prompt_ab; no model needed to start or decide):
+
+    python -m jobs.prompt_eval --role dialogue --candidate 4 --start-ab 0.2
+    python -m jobs.prompt_eval --role dialogue --decide-ab [--promote]
 """
 from __future__ import annotations
 
@@ -198,14 +203,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _prompt_job(store: MemoryStore, writer, args) -> dict[str, Any]:
+    from .prompt_ab import decide_prompt_ab, start_prompt_ab
     from .prompt_model import model_source
     from .prompt_versions import REPLAY_SEED as PROMPT_SEED, compare_prompts, newest_candidate, rollback_prompt
 
     if args.rollback:
         return rollback_prompt(store, writer, args.role)
-    if args.start_ab is not None or args.decide_ab:
-        raise SystemExit("A/B serving splits are for playbook versions; evaluate prompt versions by replay")
+    if args.decide_ab:
+        return decide_prompt_ab(store, writer, args.role, promote=args.promote, min_per_arm=args.min_per_arm)
     version = args.candidate if args.candidate is not None else newest_candidate(store, writer, args.role)
+    if args.start_ab is not None:
+        return start_prompt_ab(store, writer, args.role, version, args.start_ab)
     source = model_source(args.model, f"evaluating a {args.role} prompt")
     return compare_prompts(store, writer, args.role, version, source, replay_n=args.replay,
                            seed=PROMPT_SEED if args.seed is None else args.seed, promote=args.promote,

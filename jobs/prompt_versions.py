@@ -2,7 +2,7 @@
 evidence says so. Run through jobs.prompt_eval:
 
     python -m jobs.prompt_eval --role dialogue --candidate 3 --replay 200 [--promote] [--model scripted-guided]
-    python -m jobs.prompt_eval --role dialogue --rollback
+    python -m jobs.prompt_eval --role dialogue --rollback     # also stops a running split (jobs.prompt_ab)
 
 Both arms replay the same contacts (jobs.scenario_mix) through the Claude path (jobs.prompt_replay), once with
 each version of the role's prompt. A prompt needs a model: Claude with an API key, or `--model scripted-guided`
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory.experiments import Experiments, prompt_subject
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc
 from telco.prompt_guidelines import load_guidelines
@@ -116,6 +117,7 @@ def rollback_prompt(store: MemoryStore, writer, role: str) -> dict[str, Any]:
 
     registry = PromptRegistry(store, writer)
     before = registry.active(role).version
+    Experiments(store, writer).stop(prompt_subject(role))  # a split against the version rolled back from ends too
     now = registry.rollback(role)
     entry = {"at": now_utc().isoformat(), "role": role, "rolled_back_from": before, "active": now.version}
     _log_decision(store, writer, entry)

@@ -1,9 +1,12 @@
-"""A/B experiments on playbook versions: which running experiment gives a conversation the candidate version.
+"""A/B experiments on playbook and prompt versions: which running experiment gives a conversation the candidate.
 
 Assignment is sticky per conversation (a hash of experiment and conversation id: no state to keep, the same on
 every replica), with a configurable share for the candidate. A run already under way keeps the version it started
 with, even when the experiment stops or its share changes mid-conversation. Experiments are started and stopped by
 the evaluation job (jobs.prompt_eval); outcomes per version come from the episodes (jobs.learn).
+
+Prompt versions of a role share the table and the split: the experiment's subject (the `playbook` column) is
+`prompt:<role>` (prompt_subject), a name no playbook has. The Claude path serves them (actors.prompt_split).
 """
 from __future__ import annotations
 
@@ -25,6 +28,29 @@ def arm(experiment_id: str, conversation_id: str, share: float) -> str:
     return "candidate" if int.from_bytes(digest[:8], "big") / 2 ** 64 < share else "control"
 
 
+def prompt_subject(role: str) -> str:
+    """The experiments-table subject of a prompt role's experiment (playbook experiments use the playbook name)."""
+    return f"prompt:{role}"
+
+
+# The episode step (kind "note") listing the prompt versions that served a conversation (actors.planner.episode_of).
+SERVED_PROMPTS_STEP = "served_prompts"
+
+
+def running_reader(store: MemoryStore, refresh_s: float = 30.0,
+                   clock: Callable[[], float] = time.monotonic) -> Callable[[], list[dict[str, Any]]]:
+    """() -> the running experiments, re-read from the table at most every `refresh_s` (serving reads it per turn)."""
+    cache: dict[str, Any] = {"at": float("-inf"), "running": []}
+
+    def running() -> list[dict[str, Any]]:
+        if clock() - cache["at"] > refresh_s:
+            cache.update(at=clock(), running=store.table("experiments").search().where(
+                "status = 'running'").limit(1000).to_list())
+        return cache["running"]
+
+    return running
+
+
 class Experiments:
     def __init__(self, store: MemoryStore, writer: WriterBase) -> None:
         self.store, self.writer = store, writer
@@ -33,9 +59,10 @@ class Experiments:
         return self.store.table("experiments").search().where("status = 'running'").limit(1000).to_list()
 
     def start(self, playbook: str, control: int, candidate: int, share: float, note: str | None = None) -> str:
+        """`playbook`: the subject, a playbook name or prompt_subject(role)."""
         arm("check", "check", share)  # validates the share
         if any(e["playbook"] == playbook for e in self.running()):
-            raise InvalidInput(f"playbook {playbook!r} already has a running experiment; stop it first")
+            raise InvalidInput(f"{playbook!r} already has a running experiment; stop it first")
         experiment_id = f"{playbook}:{control}-vs-{candidate}:{int(time.time())}"
         self.writer.upsert("experiments", [{
             "experiment_id": experiment_id, "playbook": playbook, "control_version": control,
@@ -61,7 +88,8 @@ def experiment_variants(memory_uri: str, refresh_s: float = 30.0) -> VariantSour
     from .store import connect
 
     store = connect(memory_uri)
-    cache: dict[str, Any] = {"at": float("-inf"), "running": [], "bodies": {}}
+    running = running_reader(store, refresh_s)
+    cache: dict[str, Any] = {"bodies": {}}
 
     def body(name: str, version: int) -> Playbook | None:
         key = (name, version)
@@ -72,12 +100,8 @@ def experiment_variants(memory_uri: str, refresh_s: float = 30.0) -> VariantSour
         return cache["bodies"][key]
 
     def variants(conversation_id: str, books: dict, run: Any) -> dict:
-        if time.monotonic() - cache["at"] > refresh_s:
-            cache.update(at=time.monotonic(),
-                         running=store.table("experiments").search().where("status = 'running'").limit(
-                             1000).to_list())
         out = dict(books)
-        for e in cache["running"]:
+        for e in running():
             if e["playbook"] in out and arm(e["experiment_id"], conversation_id, e["share"]) == "candidate":
                 out[e["playbook"]] = body(e["playbook"], int(e["candidate_version"])) or out[e["playbook"]]
         if run is not None and run.playbook_id in out and out[run.playbook_id].version != run.version:

@@ -98,6 +98,7 @@ class LlmCall(Body):
     outcome: Literal["ok", "repaired", "failed", "skipped"] = "ok"
     cost_usd: float = 0  # an estimate from the price table (telco/data/llm_prices.yaml)
     error: str | None = None  # why a call failed or was skipped (budget, open circuit, timeout, schema)
+    prompts: list[str] = []  # the registry prompt versions in its system prompt, e.g. ["dialogue@2"] (A/B splits)
 
 
 class TurnTrace(Body):

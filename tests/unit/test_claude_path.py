@@ -216,6 +216,43 @@ def test_prompts_come_from_the_registry_with_the_customers_own_resolved_episodes
     assert seen == ["C1001"] and "Similar issues" not in api.requests[2].body["system"][-1]["text"]
 
 
+def test_a_prompt_split_serves_the_candidate_text_and_the_trace_and_episode_name_the_version(memory_uri):
+    from actors.llm_context import RolePrompts, file_prompt
+    from jobs.prompt_ab import start_prompt_ab
+    from memory.experiments import Experiments, arm, prompt_subject
+    from memory.prompts import PromptRegistry
+    from memory.store import connect
+    from memory.writer import LocalWriter
+
+    store = connect(memory_uri)
+    writer = LocalWriter(store)
+    registry = PromptRegistry(store, writer)
+    active = registry.register("dialogue", file_prompt("dialogue"), status="active")  # what the file serves
+    candidate = registry.register("dialogue", file_prompt("dialogue") + "\nCandidate: answer in one sentence.")
+    experiment = start_prompt_ab(store, writer, "dialogue", candidate.version, 0.5)["experiment"]
+    texts = {active.version: active.text, candidate.version: candidate.text}
+    served: dict[str, int] = {}  # conversation -> the version its reply request carried
+    api = ScriptedMessagesApi(competent_reply, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))
+    try:
+        with LocalClient(memory_uri, llm=ClaudeBrain(llm_kit.client(api), RolePrompts(registry))) as client:
+            while len(set(served.values())) < 2 and len(served) < 30:
+                before = len(api.requests)
+                cid, turn = open_and_send(client, "I don't want a bot. Please put me through to a real person.")
+                version = candidate.version if arm(experiment, cid, 0.5) == "candidate" else active.version
+                systems = [r.body["system"][0]["text"] for r in api.requests[before:]]
+                assert texts[version] in systems and texts[({*texts} - {version}).pop()] not in systems
+                dialogue = [c for c in turn["trace"]["llm_calls"] if c["agent"] == "dialogue"]
+                assert dialogue and all(c["prompts"] == [f"dialogue@{version}"] for c in dialogue)
+                served[cid] = version
+        assert set(served.values()) == {active.version, candidate.version}  # both arms were served
+        for cid, version in served.items():
+            rows = store.table("episodes").search().where(f"conversation_id = '{cid}'").limit(5).to_list()
+            notes = [s["result"] for r in rows for s in json.loads(r["steps"]) if s["name"] == "served_prompts"]
+            assert notes and all(f"dialogue@{version}" in n for n in notes)
+    finally:
+        Experiments(store, writer).stop(prompt_subject("dialogue"))
+
+
 def test_closing_the_local_system_finishes_its_writes_and_closes_the_model_client(memory_uri):
     from memory.store import connect
 

@@ -1,0 +1,88 @@
+"""A/B splits of a role's PROMPT versions in serving, decided from the outcomes of the conversations they served.
+Run through jobs.prompt_eval:
+
+    python -m jobs.prompt_eval --role dialogue --candidate 3 --start-ab 0.2   # serve dialogue@3 to 20%
+    python -m jobs.prompt_eval --role dialogue --decide-ab [--promote]       # once enough episodes ended
+    python -m jobs.prompt_eval --role dialogue --rollback                    # also stops a running split
+
+The split is a row of the experiments table with subject `prompt:<role>` (memory.experiments), served by the
+Claude path sticky per conversation (actors.prompt_split). Each episode names the prompt versions that served
+its conversation (a "served_prompts" note step); an episode counts for the arm whose version of the role alone
+served it (a conversation that saw both, across a promotion, counts for neither), and it succeeds when it ended
+resolved. The decision is jobs.ab.decide (minimum sample per arm, one-sided z-test against a margin); promotion
+activates the candidate in the prompt registry (which keeps the history) and stops the split. Every start and
+decision is logged in job_state ("prompt_eval").
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from memory.experiments import SERVED_PROMPTS_STEP, Experiments, prompt_subject
+from memory.prompts import PromptRegistry
+from memory.store import MemoryStore, now_utc, sql_ts
+
+from .ab import MARGIN, MIN_PER_ARM, decide
+
+
+def start_prompt_ab(store: MemoryStore, writer, role: str, candidate: int, share: float) -> dict[str, Any]:
+    """Serve `candidate` of `role` to `share` of new conversations next to the active version."""
+    from .prompt_eval import JOB, _log_decision
+
+    registry = PromptRegistry(store, writer)
+    control, cand = registry.active(role).version, registry.get(role, candidate).version
+    if cand == control:
+        raise SystemExit(f"{role}@{candidate} is the active version; split traffic with another version")
+    experiment_id = Experiments(store, writer).start(prompt_subject(role), control, cand, share)
+    entry = {"at": now_utc().isoformat(), "role": role, "experiment": experiment_id, "share": share,
+             "control_version": control, "candidate_version": cand}
+    _log_decision(store, writer, entry)
+    return {"job": JOB, **entry}
+
+
+def served_outcomes(store: MemoryStore, role: str, versions: tuple[int, int], since) -> dict[int, tuple[int, int]]:
+    """{version: (resolved, episodes)} of the episodes since `since` that one of `versions` of `role` served."""
+    rows = (store.table("episodes").search().where(f"started_at >= {sql_ts(since)}")
+            .select(["steps", "outcome"]).limit(10_000_000).to_list())
+    out = {v: (0, 0) for v in versions}
+    for row in rows:
+        steps = json.loads(row["steps"] or "[]")
+        served = next((s.get("result") or [] for s in steps if s.get("name") == SERVED_PROMPTS_STEP), [])
+        of_role = {label for label in served if label.split("@", 1)[0] == role}
+        if len(of_role) != 1:
+            continue
+        version = int(of_role.pop().split("@", 1)[1])
+        if version in out:
+            ok, n = out[version]
+            out[version] = (ok + (row["outcome"] == "resolved"), n + 1)
+    return out
+
+
+def decide_prompt_ab(store: MemoryStore, writer, role: str, *, promote: bool = False,
+                     min_per_arm: int = MIN_PER_ARM, margin: float = MARGIN) -> dict[str, Any]:
+    """Decide the running split on `role` from served episodes; promotion activates the candidate and ends it."""
+    from .prompt_eval import JOB, _log_decision
+
+    experiments = Experiments(store, writer)
+    running = [e for e in experiments.running() if e["playbook"] == prompt_subject(role)]
+    if not running:
+        raise SystemExit(f"role {role!r} has no running prompt experiment")
+    e = running[0]
+    control, cand = int(e["control_version"]), int(e["candidate_version"])
+    counts = served_outcomes(store, role, (control, cand), e["started_at"])
+    (a_ok, a_n), (b_ok, b_n) = counts[control], counts[cand]
+    decision = decide(a_ok, a_n, b_ok, b_n, min_per_arm=min_per_arm, margin=margin)
+    registry = PromptRegistry(store, writer)
+    for version, ok, n in ((control, a_ok, a_n), (cand, b_ok, b_n)):
+        if n:
+            registry.record_metrics(role, version, {"served_resolution_rate": round(ok / n, 4), "served_n": n})
+    promoted = None
+    if promote and decision.promote:
+        registry.activate(role, cand)
+        experiments.stop(prompt_subject(role))
+        promoted = cand
+    entry = {"at": now_utc().isoformat(), "role": role, "experiment": e["experiment_id"],
+             "control_version": control, "candidate_version": cand, "decision": decision.model_dump(),
+             "promoted": promoted}
+    _log_decision(store, writer, entry)
+    return {"job": JOB, **entry}
