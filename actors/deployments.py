@@ -87,8 +87,11 @@ class EpisodesDeployment:
         self.service = local_episodes(memory_uri)
         self.service.episodic.embedder.embed(["warm"])  # the model loads before the first episode, not during it
 
-    async def record(self, episode: dict[str, Any]):
-        return await self.service.record(episode)
+    # Episodes are written off the reply's path, so they can wait a little to share one embedding call and one
+    # write with the episodes other planners are sending.
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05)
+    async def record(self, episodes: list[dict[str, Any]]) -> list[str | None]:
+        return await self.service.record_many(episodes)
 
     async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool):
         return await self.service.feedback(episode_id, customer_id, csat, resolved)

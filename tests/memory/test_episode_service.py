@@ -33,3 +33,14 @@ def test_feedback_that_says_not_fixed_turns_a_resolved_episode_unresolved(servic
     assert (stored.csat, stored.outcome) == (2, "unresolved")
     with pytest.raises(NotFound):
         asyncio.run(service.feedback("a1", "C2", 5, True))  # another customer's episode is not found
+
+
+def test_a_batch_stores_its_valid_episodes_and_says_which_it_refused(service):
+    good = ep("a1", "C1", summary="mobile data fixed by a restart").model_dump(mode="json")
+    again = {**good, "summary": "mobile data fixed by a restart and an APN reset"}
+    bad = {**ep("a2", "C1", summary="x").model_dump(mode="json"), "outcome": "maybe"}
+    problems = asyncio.run(service.record_many([good, bad, again]))
+    assert problems[0] is None and problems[2] is None and "outcome" in problems[1]
+    assert service.episodic.get("C1", "a1").summary.endswith("an APN reset")  # the later version of a1 won
+    with pytest.raises(NotFound):
+        service.episodic.get("C1", "a2")
