@@ -15,6 +15,9 @@ from serve.api import TranscriptTurn, TurnOut
 from telco.errors import Conflict
 
 HOLDER_NAME = "telco-working-memory"
+# What was stored may come from a newer release (a rolling deploy runs old and new replicas side by side): fields
+# this code does not know are dropped when reading, where the models otherwise refuse unknown fields.
+STORED_EXTRA = "ignore"
 
 
 class WorkingMemoryStore:
@@ -40,7 +43,7 @@ class WorkingMemoryStore:
         if ws is not None:
             ws = ws if isinstance(ws, dict) else ws.model_dump(mode="json")
             if ws.get("context"):
-                state = ConversationState.model_validate(ws["context"])
+                state = ConversationState.model_validate(ws["context"], extra=STORED_EXTRA)
                 state._log_seq = ws["last_seq"]  # type: ignore[attr-defined]
                 return state
         if not await self._call("exists", conversation_id):
@@ -84,7 +87,7 @@ class WorkingMemoryStore:
             if row["role"] == "customer":
                 customer_text = row["text"] or ""
             elif row["role"] == "agent" and row.get("trace"):
-                turn = TurnOut.model_validate_json(row["trace"])
+                turn = TurnOut.model_validate_json(row["trace"], extra=STORED_EXTRA)
                 out.append(TranscriptTurn(turn_id=turn.turn_id, at=row["created_at"], customer=customer_text,
                                           reply=turn.reply, mode=turn.mode, trace=turn.trace))
         return out
