@@ -25,7 +25,7 @@ from actors.conversation import ConversationState
 from actors.llm_context import RolePrompts, customer_context, customer_message, dialogue_system, planner_system, \
     reply_request
 from actors.messages import IntentResult, Reply, ReplyParts
-from actors.prompt_split import ServedPrompts
+from actors.prompt_split import ServedPrompts, pinned_versions
 from actors.turn_plan import TurnPlan
 from serve.api import LlmCall, MessageIn, TurnTrace
 from telco.config import LlmBudget
@@ -51,6 +51,7 @@ class LlmTurn:
         self.issues_before = issues_before  # state.issues[issues_before:] are the issues opened this turn
         self.records: list[CallRecord] = []
         self.prompts: list[list[str]] = []  # per record: the registry prompt versions its system prompt carried
+        self.pinned: dict[str, int] = {}  # role -> the prompt version earlier turns of the conversation were served
         self.degraded: list[str] = []
         self.plan: TurnPlan | None = None
         self.examples: list[dict[str, Any]] = []  # the episodes shown to the planner (the trace's memory hits)
@@ -78,14 +79,16 @@ class ClaudeBrain:
         await self.client.aclose()
 
     def begin(self, state: ConversationState, seq: int) -> LlmTurn:
-        return LlmTurn(Budget(limits=self.limits, spent=state.llm_spent), state.conversation_id,
-                       f"{state.conversation_id}:{seq:05d}", len(state.issues))
+        lt = LlmTurn(Budget(limits=self.limits, spent=state.llm_spent), state.conversation_id,
+                     f"{state.conversation_id}:{seq:05d}", len(state.issues))
+        lt.pinned = pinned_versions(state.prompts_served)
+        return lt
 
     # ---- call 1: understand and plan ------------------------------------------------------------------------
     async def understand(self, lt: LlmTurn, state: ConversationState, body: MessageIn) -> IntentResult | None:
         """The model's reading of the message, or None: the offline intent agent reads it instead."""
         examples = await self._examples(lt, state, body.text)
-        served = ServedPrompts(self.prompts, lt.conversation_id)
+        served = ServedPrompts(self.prompts, lt.conversation_id, lt.pinned)
         decision = await self.client.decide(
             "planner", planner_system(served, customer_context(state, examples)), customer_message(body),
             TurnPlan, budget=lt.budget, conversation_id=lt.conversation_id, turn_id=lt.turn_id)
@@ -116,7 +119,7 @@ class ClaudeBrain:
                           meta: dict[str, Any] | None = None) -> Reply:
         """The reply in the model's words, streamed to the sink (after `meta`, with the first delta); the template
         reply when the model fails."""
-        served = ServedPrompts(self.prompts, lt.conversation_id)
+        served = ServedPrompts(self.prompts, lt.conversation_id, lt.pinned)
         stream = self.client.stream_text("dialogue", dialogue_system(served),
                                          reply_request(parts, draft.text, body), budget=lt.budget,
                                          conversation_id=lt.conversation_id, turn_id=lt.turn_id)

@@ -59,7 +59,13 @@ class RolePrompts:
     def __call__(self, role: str) -> str:
         return self.pick(role).text
 
-    def pick(self, role: str, conversation_id: str | None = None) -> PromptPick:
+    def pick(self, role: str, conversation_id: str | None = None, pinned: int | None = None) -> PromptPick:
+        """pinned: the version this conversation was served before; it keeps it (as a playbook run keeps its
+        version) whatever experiments start, stop or get promoted meanwhile."""
+        if pinned is not None and self.registry is not None:
+            kept = self._version(role, pinned)
+            if kept is not None:
+                return kept
         active = self._active(role)
         if conversation_id is None or self.experiments is None or active.version is None:
             return active

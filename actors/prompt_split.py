@@ -2,7 +2,8 @@
 
 A running prompt experiment (memory.experiments, subject `prompt:<role>`) gives its share of conversations the
 candidate version and the rest the active one, by the same sticky hash as playbook experiments (memory.experiments
-.arm): the same conversation gets the same version on every turn and every replica. The versions served are named
+.arm): the same conversation gets the same version on every turn and every replica, and keeps the version it was
+first served when a split stops or a version is promoted (pinned_versions, from the conversation's state). The versions served are named
 in the trace (serve.api.LlmCall.prompts, e.g. "dialogue@2") and kept on the conversation, so each episode says
 which versions served it and jobs.prompt_ab can count outcomes per version.
 
@@ -44,15 +45,28 @@ class ServedPrompts:
     `source` is a RolePrompts (whose pick() knows versions and experiments) or any role -> text callable (a pinned
     text under evaluation, a test's prompts), whose texts carry no version."""
 
-    def __init__(self, source: Callable[[str], str], conversation_id: str) -> None:
+    def __init__(self, source: Callable[[str], str], conversation_id: str, pinned: dict[str, int] | None = None
+                 ) -> None:
         self.source, self.conversation_id = source, conversation_id
+        self.pinned = pinned or {}  # role -> the version this conversation was already served
         self.labels: list[str] = []
 
     def __call__(self, role: str) -> str:
         pick = getattr(self.source, "pick", None)
         if pick is None:
             return self.source(role)
-        chosen: PromptPick = pick(role, self.conversation_id)
+        chosen: PromptPick = pick(role, self.conversation_id, self.pinned.get(role))
         if chosen.label is not None and chosen.label not in self.labels:
             self.labels.append(chosen.label)
         return chosen.text
+
+
+def pinned_versions(served: list[str]) -> dict[str, int]:
+    """role -> version from a conversation's served labels ("dialogue@2"); a role served two versions (before
+    versions were kept per conversation) is not pinned."""
+    seen: dict[str, set[int]] = {}
+    for label in served:
+        role, _, version = label.rpartition("@")
+        if role and version.isdigit():
+            seen.setdefault(role, set()).add(int(version))
+    return {role: versions.pop() for role, versions in seen.items() if len(versions) == 1}

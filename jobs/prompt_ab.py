@@ -8,7 +8,8 @@ Run through jobs.prompt_eval:
 The split is a row of the experiments table with subject `prompt:<role>` (memory.experiments), served by the
 Claude path sticky per conversation (actors.prompt_split). Each episode names the prompt versions that served
 its conversation (a "served_prompts" note step); an episode counts for the arm whose version of the role alone
-served it (a conversation that saw both, across a promotion, counts for neither), and it succeeds when it ended
+served it (a conversation keeps the version it was first served, so only conversations older than that rule can
+have seen both; they count for neither), and it succeeds when it ended
 resolved. The decision is jobs.ab.decide (minimum sample per arm, one-sided z-test against a margin); promotion
 activates the candidate in the prompt registry (which keeps the history) and stops the split. Every start and
 decision is logged in job_state ("prompt_eval").

@@ -87,3 +87,20 @@ def test_decide_ab_promotes_a_clear_winner_only_and_rolls_back_through_the_regis
     assert registry.active("dialogue").version == 1
     with pytest.raises(SystemExit, match="no running prompt experiment"):
         decide_prompt_ab(store, writer, "dialogue")
+
+
+def test_a_conversation_keeps_the_prompt_version_it_was_first_served(store, writer, registry):
+    from actors.prompt_split import ServedPrompts, pinned_versions
+
+    start_prompt_ab(store, writer, "dialogue", 2, 0.5)
+    prompts = RolePrompts(registry)
+    cid = next(f"conv-{i}" for i in range(100) if prompts.pick("dialogue", f"conv-{i}").version == 2)
+    first = ServedPrompts(prompts, cid)
+    first("dialogue")
+    assert first.labels == ["dialogue@2"]
+    Experiments(store, writer).stop(prompt_subject("dialogue"))
+    later = RolePrompts(registry)  # e.g. another replica, after the split stopped
+    assert later.pick("dialogue", cid).version == 1  # a new conversation would get the active version
+    kept = ServedPrompts(later, cid, pinned_versions(first.labels))
+    assert kept("dialogue") == "You write replies. Version two, shorter." and kept.labels == ["dialogue@2"]
+    assert pinned_versions(["dialogue@1", "dialogue@2", "planner@3"]) == {"planner": 3}  # two versions: not pinned
