@@ -3,9 +3,9 @@
 A running prompt experiment (memory.experiments, subject `prompt:<role>`) gives its share of conversations the
 candidate version and the rest the active one, by the same sticky hash as playbook experiments (memory.experiments
 .arm): the same conversation gets the same version on every turn and every replica, and keeps the version it was
-first served when a split stops or a version is promoted (pinned_versions, from the conversation's state). The versions served are named
-in the trace (serve.api.LlmCall.prompts, e.g. "dialogue@2") and kept on the conversation, so each episode says
-which versions served it and jobs.prompt_ab can count outcomes per version.
+first served when a split stops or a version is promoted (pinned_versions, from the conversation's state). The
+versions served are named in the trace (serve.api.LlmCall.prompts, e.g. "dialogue@2") and kept on the
+conversation, so each episode says which versions served it and jobs.prompt_ab can count outcomes per version.
 
 Started, decided and stopped by `python -m jobs.prompt_eval --role R --start-ab SHARE / --decide-ab [--promote]`.
 """
