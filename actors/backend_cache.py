@@ -18,8 +18,14 @@ BACKENDS_FILE = Path(__file__).resolve().parents[1] / "telco" / "data" / "backen
 
 
 @lru_cache(maxsize=1)
+def backends() -> dict[str, Any]:
+    """telco/data/backends.yaml, read once."""
+    return yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
 def _catalogue() -> tuple[dict[str, str], dict[str, float]]:
-    data = yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8"))
+    data = backends()
     system_of = {tool: system for system, tools in data["systems"].items() for tool in tools}
     return system_of, {k: float(v) for k, v in data["cacheable"].items()}
 
@@ -35,7 +41,7 @@ def max_age_s(tool: str) -> float | None:
 @lru_cache(maxsize=1)
 def queued_while_down() -> frozenset[str]:
     """Writes the service queues while their system is down and applies once it is back."""
-    return frozenset(yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8")).get("queued_while_down", []))
+    return frozenset(backends().get("queued_while_down", []))
 
 
 class ReadCache:

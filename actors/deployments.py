@@ -70,8 +70,8 @@ class KnowledgeDeployment:
         store = connect(memory_uri)
         # Reads only: the KB is loaded into memory by bootstrap through the single writer.
         self.agent = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
-        # Measured: without this, the first customers to reach a KB section paid for embedding its sentences
-        # (27 ms p50 per lookup in a replica against 8 ms warm); a replica is ready only when its cache is.
+        # Without this the first customers to reach a KB section paid for embedding its sentences (py-spy: the
+        # replica's main cost; lookups 26.7 ms p50 in bench/turns.py, 21.9 ms warm). Ready means the cache is.
         self.agent.warm()
 
     async def answer(self, req: KnowledgeRequest):

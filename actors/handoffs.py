@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.conversation import ConversationState, ConversationStore, EpisodeSink, TurnRecord
+from actors.oss_bss import _invoke
 from serve.api import AgentTrace, ConversationOut, TurnOut, TurnTrace
 from telco.errors import Conflict, NotFound
 
@@ -70,8 +71,7 @@ class HandoffDesk:
         self.oss_bss, self.store, self.episodes = oss_bss, store, episodes
 
     async def _queue(self, op: str, *args: Any) -> Any:
-        fn = self.oss_bss.handoffs
-        return await (fn.remote(op, *args) if hasattr(fn, "remote") else fn(op, *args))
+        return await _invoke(self.oss_bss.handoffs, op, *args)
 
     async def list(self, status: str | None = None, queue: str | None = None) -> list[HandoffItem]:
         return [_item(r) for r in await self._queue("list", status, queue)]

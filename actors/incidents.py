@@ -136,10 +136,6 @@ class IncidentBook:
                 closed = self._close(incident, at, "no further reports")
         return closed
 
-    def close(self, incident_id: str, at: datetime, reason: str) -> Incident | None:
-        incident = self.incidents.get(incident_id)
-        return self._close(incident, at, reason) if incident and incident.status == "open" else incident
-
     def close_all(self, at: datetime, reason: str) -> list[Incident]:
         """Close every open incident and forget pending reports (the network they described is gone, e.g. a new
         sandbox world was loaded). Closed incidents stay listed as history."""
@@ -203,10 +199,6 @@ def incident_actor(memory_uri: str | None = None):
         def recheck(self, area_id: str, outages: list[dict], at: datetime) -> dict | None:
             closed = self.book.recheck(area_id, outages, at)
             return self._kept(closed.model_dump(mode="json") if closed else None)
-
-        def close(self, incident_id: str, at: datetime, reason: str) -> dict | None:
-            found = self.book.close(incident_id, at, reason)
-            return self._kept(found.model_dump(mode="json") if found else None)
 
         def list(self, status: str | None = None) -> list[dict]:
             return [i.model_dump(mode="json") for i in self.book.list(status)]

@@ -94,7 +94,7 @@ class TurnSample(BaseModel):
 
     @classmethod
     def of(cls, out: TurnOut, ended: Iterable[str] = (), at: float | None = None) -> "TurnSample":
-        from actors.metrics import backend_down, llm_tokens
+        from actors.metrics import backend_down, llm_tokens, turn_had_error
 
         t = out.trace
         agents: dict[str, float] = {}
@@ -103,9 +103,7 @@ class TurnSample(BaseModel):
         failed = {a.agent for a in t.agents if a.attempts > 1}
         if backend_down(out):
             failed.add("oss_bss")
-        if t.mode == "degraded":
-            failed.add(TURN)
-        if failed:
+        if turn_had_error(out):
             failed.add(TURN)  # the turn itself went wrong, whichever part failed
         top = out.intents[0] if out.intents else None
         return cls(at=at if at is not None else datetime.now(timezone.utc).timestamp(), latency_ms=t.latency_ms,
@@ -178,6 +176,7 @@ class Monitor:
         self.accuracy = Ewma(self.cfg.trend.alpha)
         self.resolution = Ewma(self.cfg.trend.alpha)
         self.raised: dict[tuple[str, str], tuple[Severity, float]] = {}  # (agent, metric) -> last alert
+        self._resource_read: tuple[float, float | None] = (float("-inf"), None)  # (when, share)
 
     # ---- feeding -----------------------------------------------------------------------------------------
     def observe(self, sample: TurnSample) -> list[Alert]:
@@ -193,11 +192,11 @@ class Monitor:
         # Judging a window costs its size: a busy one is judged once per evaluate_every_s, a small one every turn.
         if len(self.window) <= self.cfg.small_window or now - self.last_judged >= self.cfg.evaluate_every_s:
             self.last_judged = now
-            findings = self._limits() + findings
+            findings = self._limits(now) + findings
         return self._alerts(findings, now)
 
     # ---- rolling-window limits ---------------------------------------------------------------------------
-    def _limits(self) -> list[Finding]:
+    def _limits(self, now: float) -> list[Finding]:
         samples = list(self.window)
         if len(samples) < self.cfg.min_samples:
             return []
@@ -219,10 +218,19 @@ class Monitor:
             if sum(current.values()) >= self.cfg.min_samples:
                 out.append(self._judge("intent", "intent_drift", tvd(current, self.baseline_intents),
                                        lim["intent_drift"]))
-        share = self.resource_use() if self.resource_use else None
+        share = self._resource_share(now)
         if share is not None:
             out.append(self._judge("cluster", "resource_use", share, lim["resource_use"]))
         return out
+
+    def _resource_share(self, now: float) -> float | None:
+        # Reading the cluster is a round trip to Ray's control service: at most once per evaluate_every_s, also
+        # while a small window is judged on every turn.
+        if self.resource_use is None:
+            return None
+        if now - self._resource_read[0] >= self.cfg.evaluate_every_s:
+            self._resource_read = (now, self.resource_use())
+        return self._resource_read[1]
 
     def _known_failing(self) -> list[str]:
         # Agents with an alert still open must be re-judged even when the window no longer shows them failing.
@@ -308,12 +316,10 @@ class MonitorService:
         self.monitor = Monitor(config, resource_use)
         self.memory_uri = memory_uri
         self.recent: deque[Alert] = deque(maxlen=keep)
-        self.turns_seen = 0
         self._writer = None
 
     async def observe(self, sample: TurnSample | dict) -> list[Alert]:
         sample = sample if isinstance(sample, TurnSample) else TurnSample.model_validate(sample)
-        self.turns_seen += 1
         alerts = self.monitor.observe(sample)
         for alert in alerts:
             self.recent.append(alert)
@@ -323,15 +329,9 @@ class MonitorService:
             await self._notify(alerts)
         return alerts
 
-    async def alerts(self, since: datetime | None = None, severity: str | None = None,
-                     limit: int = 100) -> list[dict[str, Any]]:
-        found = [a for a in reversed(self.recent)
-                 if (since is None or a.at >= since) and (severity is None or a.severity == severity)]
+    async def alerts(self, severity: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        found = [a for a in reversed(self.recent) if severity is None or a.severity == severity]
         return [a.model_dump(mode="json") for a in found[:limit]]
-
-    async def stats(self) -> dict[str, Any]:
-        return {"turns_seen": self.turns_seen, "window_turns": len(self.monitor.window),
-                "alerts": len(self.recent)}
 
     async def _store(self, alerts: list[Alert]) -> None:
         if self.memory_uri is None:

@@ -15,9 +15,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
-from actors.backend_cache import BACKENDS_FILE
+from actors.backend_cache import backends
 from actors.conversation import ConversationState, Issue
 from actors.incidents import Incident, Report, Verdict, incident_config, notice
 from actors.metrics import EndedIssue, record_feedback, record_turn
@@ -32,8 +30,7 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def backend_notices() -> dict[str, str]:
-    return {k: " ".join(v.split()) for k, v in
-            yaml.safe_load(BACKENDS_FILE.read_text(encoding="utf-8"))["notices"].items()}
+    return {k: " ".join(v.split()) for k, v in backends()["notices"].items()}
 
 
 def _system(err: TelcoError) -> str:
@@ -167,7 +164,7 @@ class Operations:
     async def alerts(self, severity: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         if self.monitor is None:
             return []
-        return await _call(self.monitor.alerts, None, severity, limit)
+        return await _call(self.monitor.alerts, severity, limit)
 
     # ---- after the commit --------------------------------------------------------------------------------
     def after_commit(self, out: TurnOut, ended: list[Issue]) -> None:

@@ -29,7 +29,6 @@ class QueuedWrite(BaseModel):
 class Outbox:
     def __init__(self) -> None:
         self.pending: list[QueuedWrite] = []
-        self.applied: list[dict[str, Any]] = []  # queued id, tool, and what applying it returned
         self._count = 0
 
     def hold(self, system: str, conversation_id: str, identity: Identity, tool: str, args: dict[str, Any],
@@ -54,7 +53,6 @@ class Outbox:
             outcome = await apply(write)
             if outcome.get("error"):
                 log.warning("queued %s %s refused when applied: %s", write.tool, write.queued_id, outcome["error"])
-            self.applied.append({"queued_id": write.queued_id, "tool": write.tool, **outcome})
             done += 1
         self.pending = waiting
         return done

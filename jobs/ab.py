@@ -47,3 +47,9 @@ def decide(control_ok: int, n_control: int, candidate_ok: int, n_candidate: int,
               if promote else f"candidate {pb:.1%} vs control {pa:.1%}: not shown better by {margin:.0%} "
                               f"(p={p:.2g}, needs < {alpha})")
     return Decision(promote=promote, reason=reason, z=round(z, 3), p_value=p, **base)
+
+
+def families_worse(control: dict, candidate: dict) -> list[str]:
+    """The scenario families whose resolution rate is lower in `candidate` than in `control` (evaluation results
+    with a "by_family" map of rates)."""
+    return sorted(f for f, rate in candidate["by_family"].items() if rate < control["by_family"].get(f, 0.0))

@@ -10,6 +10,8 @@ from typing import Any
 from memory.experiments import SERVED_PROMPTS_STEP
 from memory.store import MemoryStore, sql_str, sql_ts
 
+from .common import rows_in
+
 COLUMNS = ["episode_id", "customer_id", "conversation_id", "summary", "intent", "steps", "outcome",
            "started_at", "ended_at"]
 ESCALATION_TOOLS = {"transfer_to_person", "open_ticket"}
@@ -90,12 +92,7 @@ def read_new(store: MemoryStore, job: str, watermark: datetime | None, *, limit:
 
 def read_ids(store: MemoryStore, episode_ids: list[str]) -> list[dict]:
     """The episodes with these ids (in chunks, so the filter stays short)."""
-    rows: list[dict] = []
-    for i in range(0, len(episode_ids), 1000):
-        chunk = ", ".join(sql_str(e) for e in episode_ids[i:i + 1000])
-        rows += (store.table("episodes").search().where(f"episode_id IN ({chunk})").select(COLUMNS)
-                 .limit(2 * len(episode_ids[i:i + 1000]) + 10).to_arrow().to_pylist())
-    return rows
+    return rows_in(store.table("episodes"), "episode_id", episode_ids, COLUMNS, chunk=1000)
 
 
 def ledger_ids(store: MemoryStore, job: str, watermark: datetime | None) -> set[str]:

@@ -22,6 +22,7 @@ from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
 from .common import local_writer, parser, print_summary
 from .failures import Library, edge_target
+from .prompt_model import MODELS
 from .scenario_mix import draw_contacts
 from .trace import escalation_tail
 
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch", type=int, default=None, help="gate batch (default: 12 playbook, 8 prompt contacts)")
     p.add_argument("--role", help="propose a prompt candidate for this role instead of a playbook version")
     p.add_argument("--guideline", action="append", help="--role: these guidelines (default: the failure report's)")
-    p.add_argument("--model", choices=["claude", "scripted-guided"], default=None,
+    p.add_argument("--model", choices=MODELS, default=None,
                    help="--role: the model that rewrites and gates (default: Claude when an API key is set)")
     p.add_argument("--no-reflect", action="store_true", help="--role: rule-based candidate only")
     args = p.parse_args(argv)

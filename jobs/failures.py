@@ -140,8 +140,9 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         if row["outcome"] not in FAILED:
             continue
         steps = steps_of(row)
-        t = trace(lib.books(name, version), name, steps)
-        why = called_for(steps, t.path, lib.books(name, version), rules) if row["outcome"] == "escalated" else None
+        books = lib.books(name, version)
+        t = trace(books, name, steps)
+        why = called_for(steps, t.path, books, rules) if row["outcome"] == "escalated" else None
         if why is not None:
             correct_handoffs[why] += 1  # the situation needed a person: a correct outcome, at no cost
             continue

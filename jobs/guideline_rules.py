@@ -14,26 +14,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from memory.store import MemoryStore, sql_str
+from memory.store import MemoryStore
 from telco.prompt_guidelines import ConversationReplies, GuidelineBook, load_guidelines, read_replies
 
-CHUNK = 500
+from .common import rows_in
 
 
 def system_turns(store: MemoryStore, conversation_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """conversation id -> the system's turns in order (the recorded TurnOut, or the reply text alone)."""
     out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for i in range(0, len(conversation_ids), CHUNK):
-        ids = ", ".join(sql_str(c) for c in conversation_ids[i:i + CHUNK])
-        rows = store.table("turns").search().where(f"role = 'agent' AND conversation_id IN ({ids})").select(
-            ["conversation_id", "seq", "text", "trace"]).limit(10_000_000).to_list()
-        for r in rows:
-            try:
-                turn = json.loads(r["trace"]) if r.get("trace") else {}
-            except json.JSONDecodeError:
-                turn = {}
-            turn = turn if isinstance(turn, dict) and "reply" in turn else {"reply": r["text"]}
-            out.setdefault(r["conversation_id"], []).append((r["seq"], turn))
+    for r in rows_in(store.table("turns"), "conversation_id", conversation_ids,
+                     ["conversation_id", "seq", "text", "trace"], where="role = 'agent'"):
+        try:
+            turn = json.loads(r["trace"]) if r.get("trace") else {}
+        except json.JSONDecodeError:
+            turn = {}
+        turn = turn if isinstance(turn, dict) and "reply" in turn else {"reply": r["text"]}
+        out.setdefault(r["conversation_id"], []).append((r["seq"], turn))
     return {c: [t for _, t in sorted(ts, key=lambda x: x[0])] for c, ts in out.items()}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,14 @@ def transcript_text(exchanges: list[tuple[str, str]], context: str) -> str:
     return f"<case>\n{context}\n</case>\n<transcript>\n{lines}\n</transcript>"
 
 
+@lru_cache(maxsize=1)
+def rubric() -> str:
+    return RUBRIC_FILE.read_text().strip()
+
+
 def judge_request(custom_id: str, text: str, model: str) -> dict[str, Any]:
     return {"custom_id": custom_id, "params": {
-        "model": model, "max_tokens": MAX_TOKENS, "system": RUBRIC_FILE.read_text().strip(),
+        "model": model, "max_tokens": MAX_TOKENS, "system": rubric(),
         "tools": [decision_tool(JudgeScores, TOOL)], "tool_choice": {"type": "tool", "name": TOOL},
         "messages": [{"role": "user", "content": text}]}}
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from memory.store import MemoryStore, sql_str
+from memory.store import MemoryStore
+
+from .common import rows_in
 
 KB_GAP_BELOW = 0.45  # top semantic score under which a question counts as poorly served by the KB
 BIN = 0.05  # confidence histogram bin width
@@ -25,12 +27,8 @@ class Opening(BaseModel):
 
 
 def openings(store: MemoryStore, conversation_ids: list[str]) -> dict[str, Opening]:
-    rows: list[dict[str, Any]] = []
-    turns = store.table("turns")
-    for i in range(0, len(conversation_ids), 500):
-        ids = ", ".join(sql_str(c) for c in conversation_ids[i:i + 500])
-        rows += (turns.search().where(f"conversation_id IN ({ids}) AND role IN ('customer', 'agent')")
-                 .select(["conversation_id", "seq", "role", "text", "trace"]).limit(1_000_000).to_list())
+    rows = rows_in(store.table("turns"), "conversation_id", conversation_ids,
+                   ["conversation_id", "seq", "role", "text", "trace"], where="role IN ('customer', 'agent')")
     rows.sort(key=lambda r: (r["conversation_id"], r["seq"]))
     out: dict[str, Opening] = {}
     for r in rows:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from actors.prompt_split import pinned_versions
 from memory.experiments import SERVED_PROMPTS_STEP, Experiments, prompt_subject
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc, sql_ts
@@ -49,10 +50,7 @@ def served_outcomes(store: MemoryStore, role: str, versions: tuple[int, int], si
     for row in rows:
         steps = json.loads(row["steps"] or "[]")
         served = next((s.get("result") or [] for s in steps if s.get("name") == SERVED_PROMPTS_STEP), [])
-        of_role = {label for label in served if label.split("@", 1)[0] == role}
-        if len(of_role) != 1:
-            continue
-        version = int(of_role.pop().split("@", 1)[1])
+        version = pinned_versions(served).get(role)  # None when two versions served it: counts for neither
         if version in out:
             ok, n = out[version]
             out[version] = (ok + (row["outcome"] == "resolved"), n + 1)

@@ -33,9 +33,10 @@ from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 from telco.playbooks.spec import Playbook
 from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
-from .ab import MARGIN, MIN_PER_ARM, decide
+from .ab import MARGIN, MIN_PER_ARM, decide, families_worse
 from .common import local_writer, parser, print_summary, progress
 from .failures import Library
+from .prompt_model import MODELS
 from .scenario_mix import draw_contacts
 
 JOB = "prompt_eval"
@@ -98,8 +99,7 @@ def compare(store: MemoryStore, writer, playbook: str, candidate: int, *, replay
     cand_mix = evaluate(candidate_books, mixed, "regression candidate")
     decision = decide(control["resolved"], control["n"], cand["resolved"], cand["n"], min_per_arm=min_per_arm,
                       margin=margin)
-    worse = sorted({f for c, b in ((control, cand), (control_mix, cand_mix))
-                    for f, rate in b["by_family"].items() if rate < c["by_family"].get(f, 0.0)})
+    worse = sorted({*families_worse(control, cand), *families_worse(control_mix, cand_mix)})
     promoted = None
     if promote and decision.promote and not worse:
         ProceduralMemory(store, writer).activate(playbook, candidate)
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--playbook")
     what.add_argument("--role", help="a role of the prompt registry (e.g. dialogue): evaluate prompt versions")
-    p.add_argument("--model", choices=["claude", "scripted-guided"], default=None,
+    p.add_argument("--model", choices=MODELS, default=None,
                    help="--role: the model the replays talk to (default: Claude when an API key is set)")
     p.add_argument("--min-per-arm", type=int, default=MIN_PER_ARM)
     p.add_argument("--no-judge", action="store_true", help="--role: skip the LLM judge's Message Batch")

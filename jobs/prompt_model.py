@@ -56,14 +56,13 @@ def scripted_source(api: ScriptedMessagesApi) -> ModelSource:
     return ModelSource("scripted-guided", settings, api)
 
 
-def model_source(model: str | None, what: str, *, labels: dict[str, list[str]] | None = None,
-                 settings: Any = None) -> ModelSource:
-    """`model`: "claude", "scripted-guided", or None (Claude when a key is set). `labels`: customer texts and their
-    intents, the scripted model's knowledge of the replay set."""
+def model_source(model: str | None, what: str, *, settings: Any = None) -> ModelSource:
+    """`model`: "claude", "scripted-guided", or None (Claude when a key is set). The scripted model learns the replay
+    set's customer texts later (api.labels)."""
     if model == "scripted-guided":
         from telco.scenarios.guided_model import guided_api
 
-        return scripted_source(guided_api(labels))
+        return scripted_source(guided_api())
     if model not in (None, "claude"):
         raise SystemExit(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
     if settings is None:

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from memory.store import MemoryStore
@@ -63,7 +64,7 @@ class Replayed:
     result: Any  # telco.scenarios.report.ScenarioResult
     turns: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def replies(self) -> ConversationReplies:
         return read_replies(self.turns)
 

@@ -28,7 +28,7 @@ from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc
 from telco.prompt_guidelines import load_guidelines
 
-from .ab import MARGIN, MIN_PER_ARM, decide
+from .ab import MARGIN, MIN_PER_ARM, decide, families_worse
 from .prompt_model import ModelSource
 from .prompt_replay import PinnedPrompts, Replayed, llm_usage, replay, replay_memory, reply_metrics
 
@@ -60,14 +60,10 @@ def judge_texts(runs: list[Replayed]) -> list[str]:
                                            f"{'yes' if r.result.passed else 'no'}") for r in runs]
 
 
-def families_worse(control: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
-    return sorted(f for f, rate in candidate["by_family"].items() if rate < control["by_family"].get(f, 0.0))
-
-
 def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, source: ModelSource, *,
                     replay_n: int = 200, seed: int = REPLAY_SEED, promote: bool = False,
                     min_per_arm: int = MIN_PER_ARM, margin: float = MARGIN, judge: bool = True,
-                    replay_uri: str | None = None, judge_poll_s: float | None = None) -> dict[str, Any]:
+                    replay_uri: str | None = None) -> dict[str, Any]:
     """`replay_uri`: where the replayed conversations live; default a scratch memory (prompt_replay)."""
     from actors.llm_context import RolePrompts
 
@@ -94,7 +90,7 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
         from .judge import judge_arms
 
         scores, batch = judge_arms(source, {"control": judge_texts(control_runs),
-                                            "candidate": judge_texts(cand_runs)}, poll_s=judge_poll_s)
+                                            "candidate": judge_texts(cand_runs)})
         judged = {arm: s.model_dump() for arm, s in scores.items()}
     for version, m, arm in ((control.version, a, "control"), (cand.version, b, "candidate")):
         registry.record_metrics(role, version, {k: m[k] for k in (

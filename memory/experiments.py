@@ -37,6 +37,10 @@ def prompt_subject(role: str) -> str:
 SERVED_PROMPTS_STEP = "served_prompts"
 
 
+def read_running(store: MemoryStore) -> list[dict[str, Any]]:
+    return store.table("experiments").search().where("status = 'running'").limit(1000).to_list()
+
+
 def running_reader(store: MemoryStore, refresh_s: float = 30.0,
                    clock: Callable[[], float] = time.monotonic) -> Callable[[], list[dict[str, Any]]]:
     """() -> the running experiments, re-read from the table at most every `refresh_s` (serving reads it per turn)."""
@@ -44,8 +48,7 @@ def running_reader(store: MemoryStore, refresh_s: float = 30.0,
 
     def running() -> list[dict[str, Any]]:
         if clock() - cache["at"] > refresh_s:
-            cache.update(at=clock(), running=store.table("experiments").search().where(
-                "status = 'running'").limit(1000).to_list())
+            cache.update(at=clock(), running=read_running(store))
         return cache["running"]
 
     return running
@@ -56,7 +59,7 @@ class Experiments:
         self.store, self.writer = store, writer
 
     def running(self) -> list[dict[str, Any]]:
-        return self.store.table("experiments").search().where("status = 'running'").limit(1000).to_list()
+        return read_running(self.store)
 
     def start(self, playbook: str, control: int, candidate: int, share: float, note: str | None = None) -> str:
         """`playbook`: the subject, a playbook name or prompt_subject(role)."""

@@ -469,6 +469,12 @@ def _not_fresh(ops: list[Op]) -> list[Op]:
     return [o.model_copy(update={"fresh": False}) if o.fresh else o for o in ops]
 
 
+def _merged(acks: list[WriteAck]) -> WriteAck:
+    """One ack for a request whose ops went to several group actors."""
+    return WriteAck(versions={t: v for a in acks for t, v in a.versions.items()}, rows=sum(a.rows for a in acks),
+                    batch_requests=max((a.batch_requests for a in acks), default=1))
+
+
 class RayWriter(WriterBase):
     """Client: splits ops by table group, sends each group's share to its actor, waits for the acks.
 
@@ -510,14 +516,9 @@ class RayWriter(WriterBase):
                     acks.append(ray.get(self.actor(group).apply.remote(group_ops), timeout=self.timeout_s))
                     break
                 except (RayActorError, ActorUnavailableError) as exc:
-                    if attempt == self.retries:
-                        raise BackendUnavailable(f"memory writer for {group!r} is unavailable: {exc}") from exc
-                    time.sleep(0.2 * (2 ** attempt))
-                    self._actors.pop(group, None)
-                    group_ops = _not_fresh(group_ops)  # the dead actor may have committed them
-        versions = {t: v for a in acks for t, v in a.versions.items()}
-        return WriteAck(versions=versions, rows=sum(a.rows for a in acks),
-                        batch_requests=max((a.batch_requests for a in acks), default=1))
+                    group_ops, wait_s = self._after_dead_actor(group, group_ops, attempt, exc)
+                    time.sleep(wait_s)
+        return _merged(acks)
 
     async def apply_async(self, ops: Sequence[Op]) -> WriteAck:
         """For async callers (Serve replicas, the working-memory holder): awaits the acks without blocking the
@@ -531,13 +532,18 @@ class RayWriter(WriterBase):
                     acks.append(await asyncio.wait_for(self.actor(group).apply.remote(group_ops), self.timeout_s))
                     break
                 except (RayActorError, ActorUnavailableError) as exc:
-                    if attempt == self.retries:
-                        raise BackendUnavailable(f"memory writer for {group!r} is unavailable: {exc}") from exc
-                    await asyncio.sleep(0.2 * (2 ** attempt))
-                    self._actors.pop(group, None)
-                    group_ops = _not_fresh(group_ops)  # the dead actor may have committed them
-        return WriteAck(versions={t: v for a in acks for t, v in a.versions.items()}, rows=sum(a.rows for a in acks),
-                        batch_requests=max((a.batch_requests for a in acks), default=1))
+                    group_ops, wait_s = self._after_dead_actor(group, group_ops, attempt, exc)
+                    await asyncio.sleep(wait_s)
+        return _merged(acks)
+
+    def _after_dead_actor(self, group: str, ops: list[Op], attempt: int, exc: Exception) -> tuple[list[Op], float]:
+        """A group's writer actor died under a call: unavailable once retries are spent; otherwise the actor is
+        looked up again and the ops resent, never as fresh (the dead actor may have committed them), after a
+        backoff (the seconds returned)."""
+        if attempt == self.retries:
+            raise BackendUnavailable(f"memory writer for {group!r} is unavailable: {exc}") from exc
+        self._actors.pop(group, None)
+        return _not_fresh(ops), 0.2 * (2 ** attempt)
 
     def compact(self) -> dict[str, Any]:
         import ray

@@ -258,8 +258,7 @@ class ScriptedMessagesApi:
         if method == "GET" and found:
             return await (self.batch_results(found.group(1)) if found.group(2) else self.retrieve_batch(
                 found.group(1), base_url))
-        return 404, {"content-type": "application/json"}, json.dumps({"type": "error", "error": {
-            "type": "not_found_error", "message": f"scripted API does not serve {method} {path}"}}).encode()
+        return _not_found(f"scripted API does not serve {method} {path}")
 
     def create_batch(self, raw: bytes, base_url: str) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -285,8 +284,7 @@ class ScriptedMessagesApi:
     async def retrieve_batch(self, batch_id: str, base_url: str) -> tuple[int, dict[str, str], bytes]:
         batch = self.batches.get(batch_id)
         if batch is None:
-            return 404, {"content-type": "application/json"}, json.dumps({"type": "error", "error": {
-                "type": "not_found_error", "message": f"no batch {batch_id!r}"}}).encode()
+            return _not_found(f"no batch {batch_id!r}")
         if batch.results is None:
             if batch.polls_left <= 0:
                 await self._process(batch)
@@ -296,8 +294,7 @@ class ScriptedMessagesApi:
     async def batch_results(self, batch_id: str) -> tuple[int, dict[str, str], bytes]:
         batch = self.batches.get(batch_id)
         if batch is None or batch.results is None:
-            return 404, {"content-type": "application/json"}, json.dumps({"type": "error", "error": {
-                "type": "not_found_error", "message": f"batch {batch_id!r} has no results (not ended)"}}).encode()
+            return _not_found(f"batch {batch_id!r} has no results (not ended)")
         lines = "".join(json.dumps(r) + "\n" for r in reversed(batch.results))  # order is not promised
         return 200, {"content-type": "application/binary"}, lines.encode()
 
@@ -408,3 +405,8 @@ def check_request(body: Any) -> str | None:
     if marks > 4:
         return f"a request may carry at most 4 blocks with cache_control, found {marks}"
     return None
+
+
+def _not_found(message: str) -> tuple[int, dict[str, str], bytes]:
+    return 404, {"content-type": "application/json"}, json.dumps(
+        {"type": "error", "error": {"type": "not_found_error", "message": message}}).encode()

@@ -142,7 +142,7 @@ def test_area_outage_with_ten_customers(app, http):
     opened_by = 2  # the third report within the window opens it (telco/data/incidents.yaml min_customers: 3)
     assert told == list(range(opened_by, AFFECTED)), [o["reply"][:80] for o in outs]
     for o in outs[opened_by + 1:]:
-        assert o["reply"].split(".")[0] in o["reply"][:200] and "network problem in your area" in o["reply"][:200]
+        assert "network problem in your area" in o["reply"][:200]  # told at the start of the reply
         assert {t["name"] for t in o["trace"]["tools"]} == {"get_customer_details", "get_network_status"}
         assert not o["customer_steps"] and o["trace"]["playbook"] is None  # no troubleshooting
 
