@@ -2,7 +2,7 @@
 
 Usage: python bench/claude_path.py [--delay-ms 300] [--turns 60] [--warmup 6]
 Starts a local Ray cluster and the app with an API key set and its base URL pointing at a loopback scripted model
-(telco/scenarios/competent_model.py: answers from the request, after --delay-ms), then plays bench/turns.py's
+(telco/testing/competent_model.py: answers from the request, after --delay-ms), then plays bench/turns.py's
 sequential customer on the app channel. Per turn: wall latency, the LLM calls on the critical path, tokens in and
 out and how much of the input was read from the (simulated) prompt cache. Targets: typical turns make at most two
 sequential LLM calls and take at most 2 x delay + 60 ms; every turn, whatever its number of calls, spends at most
@@ -10,7 +10,7 @@ sequential LLM calls and take at most 2 x delay + 60 ms; every turn, whatever it
 model's first words reach the client.
 
 These are the loopback's figures: the tokens are estimated (characters / 4) and the cache is simulated by the
-scripted API (telco/llm/cache_sim.py, Claude's documented rules in simple form). Nothing here measures Claude.
+scripted API (telco/testing/cache_sim.py, Claude's documented rules in simple form). Nothing here measures Claude.
 The last line of output is a one-line JSON summary; the exit status is 1 when a target is missed.
 """
 from __future__ import annotations
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from serve.local_app import local_app
-    from telco.llm.loopback import serve as serve_loopback
-    from telco.scenarios.competent_model import competent_api
+    from telco.testing.loopback import serve as serve_loopback
+    from telco.testing.competent_model import competent_api
 
     api = competent_api(delay_s=args.delay_ms / 1000, labels=OPENING_LABELS)
     summary: dict[str, Any] = {"bench": "claude_path", "model": "loopback scripted (not Claude)",

@@ -3,7 +3,7 @@ evolve → prompt_eval → promotion, and compare resolution on a held-out set o
 
     OMP_NUM_THREADS=1 python bench/learning_loop.py --contacts 500 --held-out 150
 
-The simulation and the held-out runs drive the whole agent system in this process (actors.local: intent,
+The simulation and the held-out runs drive the whole agent system in this process (actors.runtime.local: intent,
 technical, knowledge, dialogue, escalation agents on LanceDB memory), not over HTTP: 500+ conversations over
 Serve on this 2-core machine would take far longer. Held-out contacts come from another seed and run against a
 separate memory, so nothing learned comes from them. Last line: one-line JSON summary.

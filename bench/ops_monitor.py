@@ -11,9 +11,10 @@ import platform
 import random
 import time
 
-from actors.messages import IntentScore
-from actors.monitor import Monitor, MonitorConfig, TurnSample
-from serve.api import AgentTrace, ToolTrace, TurnOut, TurnTrace
+from telco.contract.messages import IntentScore
+from actors.operations.monitor import Monitor, MonitorConfig, TurnSample
+from telco.contract.http import TurnOut
+from telco.contract.trace import AgentTrace, ToolTrace, TurnTrace
 
 INTENTS = ["broadband_drops", "broadband_slow", "mobile_data", "mms", "billing_dispute", "plan_upgrade"]
 

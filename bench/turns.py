@@ -309,7 +309,7 @@ def probe_store(conversation_id: str | None, reply_json: str, n: int = 30) -> di
     (inside the trace) and the turn's commit, an exchange with a real trace and a real state (outside it)."""
     import ray
 
-    from actors.conversation_store import HOLDER_NAME
+    from actors.runtime.conversation_store import HOLDER_NAME
 
     holder = ray.get_actor(HOLDER_NAME, namespace="telco")
     real = ray.get(holder.load.remote(conversation_id)) if conversation_id else None

@@ -10,7 +10,7 @@ from typing import Any
 from memory.experiments import SERVED_PROMPTS_STEP
 from memory.store import MemoryStore, sql_str, sql_ts
 
-from .common import rows_in
+from jobs.common import rows_in
 
 COLUMNS = ["episode_id", "customer_id", "conversation_id", "summary", "intent", "steps", "outcome",
            "started_at", "ended_at"]

@@ -20,11 +20,11 @@ from telco.intents import load_intents
 from telco.playbooks.spec import Playbook
 from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
-from .common import local_writer, parser, print_summary
-from .failures import Library, edge_target
-from .prompt_model import MODELS
-from .scenario_mix import draw_contacts
-from .trace import escalation_tail
+from jobs.common import local_writer, parser, print_summary
+from jobs.failures import Library, edge_target
+from jobs.prompt_model import MODELS
+from jobs.scenario_mix import draw_contacts
+from jobs.trace import escalation_tail
 
 MAX_CANDIDATES = 6
 REPLAY_SEED = 424242
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     store, writer = local_writer(args.memory_uri)
     if args.role:
-        from .evolve_prompts import evolve_prompt
-        from .prompt_model import model_source
+        from jobs.evolve_prompts import evolve_prompt
+        from jobs.prompt_model import model_source
 
         source = model_source(args.model, f"gating a {args.role} prompt candidate")
         print_summary(evolve_prompt(store, writer, args.role, source, names=args.guideline, batch=args.batch or 8,

@@ -24,9 +24,9 @@ from memory.prompts import PromptRegistry
 from memory.store import MemoryStore
 from telco.prompt_guidelines import GuidelineBook, load_guidelines, with_guidelines
 
-from .prompt_model import ModelSource
-from .prompt_replay import PinnedPrompts, replay, replay_memory
-from .prompt_versions import success, teach
+from jobs.prompt_model import ModelSource
+from jobs.prompt_replay import PinnedPrompts, replay, replay_memory
+from jobs.prompt_versions import success, teach
 
 REPLAY_SEED = 626262
 TRACES = 3  # failed conversations shown to the reflective rewrite
@@ -41,7 +41,7 @@ class RewrittenPrompt(BaseModel):
 
 def proposed(store: MemoryStore, role: str) -> tuple[list[str], list[dict[str, Any]]]:
     """(guideline names, failed rows) the failure analysis proposes for `role` now."""
-    from .failures import FAILED, analyse
+    from jobs.failures import FAILED, analyse
 
     _, facts = analyse(store)
     names = [g["guideline"] for g in facts["guidelines"] if g["role"] == role]
@@ -100,10 +100,10 @@ def reflect(source: ModelSource, role: str, current: str, names: list[str], trac
 
 def evolve_prompt(store: MemoryStore, writer, role: str, source: ModelSource, *, names: list[str] | None = None,
                   batch: int = 8, reflective: bool = True, replay_uri: str | None = None) -> dict[str, Any]:
-    from actors.llm_context import RolePrompts
+    from actors.planner.llm_context import RolePrompts
 
-    from .guideline_rules import system_turns
-    from .scenario_mix import draw_contacts
+    from jobs.guideline_rules import system_turns
+    from jobs.scenario_mix import draw_contacts
 
     book = load_guidelines()
     failed: list[dict[str, Any]] = []

@@ -13,15 +13,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from actors.escalation import called_for_rules
+from actors.agents.escalation import called_for_rules
 from memory.store import MemoryStore, now_utc
 from telco.intents import load_intents
 from telco.playbooks.spec import Playbook
 
-from .common import local_writer, parser, print_summary, progress
-from .episodes import COLUMNS, playbook_of, steps_of
-from .guideline_rules import reply_guidelines
-from .trace import Edge, trace
+from jobs.common import local_writer, parser, print_summary, progress
+from jobs.episodes import COLUMNS, playbook_of, steps_of
+from jobs.guideline_rules import reply_guidelines
+from jobs.trace import Edge, trace
 
 FAILED = ("escalated", "unresolved", "abandoned")
 # A failure costs a person's time (the hand-over) plus the customer's effort: 0.1 per step they went through.

@@ -17,7 +17,7 @@ from typing import Any
 from memory.store import MemoryStore
 from telco.prompt_guidelines import ConversationReplies, GuidelineBook, load_guidelines, read_replies
 
-from .common import rows_in
+from jobs.common import rows_in
 
 
 def system_turns(store: MemoryStore, conversation_ids: list[str]) -> dict[str, list[dict[str, Any]]]:

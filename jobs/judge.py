@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,9 +20,10 @@ from telco.llm.exchange import usage_tokens
 from telco.llm.prices import cached_prices
 from telco.llm.structured import decision_tool, read_input
 
-from .prompt_model import ModelSource
+from jobs.prompt_model import ModelSource
+from telco.data import JUDGE_RUBRIC_FILE
 
-RUBRIC_FILE = Path(__file__).resolve().parents[1] / "telco" / "data" / "judge_rubric.md"
+RUBRIC_FILE = JUDGE_RUBRIC_FILE
 TOOL = "judge_scores"
 BATCH_PRICE = 0.5  # the Message Batches API bills half the standard per-token price
 SCORES = ("accuracy", "efficiency", "appropriateness")

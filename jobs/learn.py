@@ -23,9 +23,9 @@ from typing import Any, Iterable
 
 from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 
-from .common import local_writer, parser, print_summary, progress
-from .episodes import cause_of, fix_of, playbook_of, read_ids, read_new, steps_of
-from .openings import Opening, clarification_histogram, kb_gaps, merge_histograms, openings, thresholds
+from jobs.common import local_writer, parser, print_summary, progress
+from jobs.episodes import cause_of, fix_of, playbook_of, read_ids, read_new, steps_of
+from jobs.openings import Opening, clarification_histogram, kb_gaps, merge_histograms, openings, thresholds
 
 JOB = "learn"
 NEW_PHRASING_BELOW = 0.9  # cosine to the intent's nearest known example under which a phrasing counts as new

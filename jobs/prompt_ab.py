@@ -6,7 +6,7 @@ Run through jobs.prompt_eval:
     python -m jobs.prompt_eval --role dialogue --rollback                    # also stops a running split
 
 The split is a row of the experiments table with subject `prompt:<role>` (memory.experiments), served by the
-Claude path sticky per conversation (actors.prompt_split). Each episode names the prompt versions that served
+Claude path sticky per conversation (actors.planner.prompt_split). Each episode names the prompt versions that served
 its conversation (a "served_prompts" note step); an episode counts for the arm whose version of the role alone
 served it (a conversation keeps the version it was first served, so only conversations older than that rule can
 have seen both; they count for neither), and it succeeds when it ended
@@ -19,17 +19,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from actors.prompt_split import pinned_versions
+from actors.planner.prompt_split import pinned_versions
 from memory.experiments import SERVED_PROMPTS_STEP, Experiments, prompt_subject
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc, sql_ts
 
-from .ab import MARGIN, MIN_PER_ARM, decide
+from jobs.ab import MARGIN, MIN_PER_ARM, decide
 
 
 def start_prompt_ab(store: MemoryStore, writer, role: str, candidate: int, share: float) -> dict[str, Any]:
     """Serve `candidate` of `role` to `share` of new conversations next to the active version."""
-    from .prompt_eval import JOB, _log_decision
+    from jobs.prompt_eval import JOB, _log_decision
 
     registry = PromptRegistry(store, writer)
     control, cand = registry.active(role).version, registry.get(role, candidate).version
@@ -60,7 +60,7 @@ def served_outcomes(store: MemoryStore, role: str, versions: tuple[int, int], si
 def decide_prompt_ab(store: MemoryStore, writer, role: str, *, promote: bool = False,
                      min_per_arm: int = MIN_PER_ARM, margin: float = MARGIN) -> dict[str, Any]:
     """Decide the running split on `role` from served episodes; promotion activates the candidate and ends it."""
-    from .prompt_eval import JOB, _log_decision
+    from jobs.prompt_eval import JOB, _log_decision
 
     experiments = Experiments(store, writer)
     running = [e for e in experiments.running() if e["playbook"] == prompt_subject(role)]

@@ -33,11 +33,11 @@ from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 from telco.playbooks.spec import Playbook
 from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
-from .ab import MARGIN, MIN_PER_ARM, decide, families_worse
-from .common import local_writer, parser, print_summary, progress
-from .failures import Library
-from .prompt_model import MODELS
-from .scenario_mix import draw_contacts
+from jobs.ab import MARGIN, MIN_PER_ARM, decide, families_worse
+from jobs.common import local_writer, parser, print_summary, progress
+from jobs.failures import Library
+from jobs.prompt_model import MODELS
+from jobs.scenario_mix import draw_contacts
 
 JOB = "prompt_eval"
 REPLAY_SEED = 515151
@@ -84,7 +84,7 @@ def compare(store: MemoryStore, writer, playbook: str, candidate: int, *, replay
             margin: float = MARGIN) -> dict[str, Any]:
     """The significance test runs on replayed contacts of the intents this playbook serves (where a playbook
     change can show); a regression set over every family checks that no family gets worse."""
-    from .evolve import intents_of
+    from jobs.evolve import intents_of
 
     lib = Library(store)
     if (playbook, candidate) not in lib.versions:
@@ -203,9 +203,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _prompt_job(store: MemoryStore, writer, args) -> dict[str, Any]:
-    from .prompt_ab import decide_prompt_ab, start_prompt_ab
-    from .prompt_model import model_source
-    from .prompt_versions import REPLAY_SEED as PROMPT_SEED, compare_prompts, newest_candidate, rollback_prompt
+    from jobs.prompt_ab import decide_prompt_ab, start_prompt_ab
+    from jobs.prompt_model import model_source
+    from jobs.prompt_versions import REPLAY_SEED as PROMPT_SEED, compare_prompts, newest_candidate, rollback_prompt
 
     if args.rollback:
         return rollback_prompt(store, writer, args.role)

@@ -1,5 +1,5 @@
 """The model a prompt job talks to: Claude (an API key in the environment) or the scripted prompt-following model
-(telco.scenarios.guided_model, a wiring check that measures nothing about Claude). Evaluating or rewriting a
+(telco.testing.guided_model, a wiring check that measures nothing about Claude). Evaluating or rewriting a
 prompt without a model would measure nothing, so asking for one without a key is a clear error, never a pass."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from telco.config import AnthropicSettings, LlmBudget
 from telco.llm import LlmClient
-from telco.llm.scripted import ScriptedMessagesApi
+from telco.testing.scripted_api import ScriptedMessagesApi
 
 MODELS = ("claude", "scripted-guided")
 SCRIPTED_BASE_URL = "http://scripted.invalid"
@@ -60,7 +60,7 @@ def model_source(model: str | None, what: str, *, settings: Any = None) -> Model
     """`model`: "claude", "scripted-guided", or None (Claude when a key is set). The scripted model learns the replay
     set's customer texts later (api.labels)."""
     if model == "scripted-guided":
-        from telco.scenarios.guided_model import guided_api
+        from telco.testing.guided_model import guided_api
 
         return scripted_source(guided_api())
     if model not in (None, "claude"):

@@ -1,6 +1,6 @@
 """Replaying scenarios through the Claude path with one role's prompt pinned to a given text.
 
-The conversations run in-process (actors/local.py: the same agent classes the Serve deployments wrap) with the
+The conversations run in-process (actors/runtime/local.py: the same agent classes the Serve deployments wrap) with the
 real LlmClient and the real anthropic SDK against the model of a ModelSource. Every other role keeps the
 evaluated memory's active prompt. Each replayed conversation keeps the system's turns as the API returned them
 (reply, citations, question, trace), which the reply metrics and the judge read.
@@ -23,8 +23,8 @@ from typing import Any
 from memory.store import MemoryStore
 from telco.prompt_guidelines import ConversationReplies, load_guidelines, read_replies
 
-from .common import progress
-from .prompt_model import ModelSource
+from jobs.common import progress
+from jobs.prompt_model import ModelSource
 
 
 class PinnedPrompts:
@@ -38,7 +38,7 @@ class PinnedPrompts:
 
 
 class RecordingClient:
-    """A ScenarioClient (actors.local.LocalClient) that keeps every turn the system returned, per conversation."""
+    """A ScenarioClient (actors.runtime.local.LocalClient) that keeps every turn the system returned, per conversation."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -74,8 +74,8 @@ class Replayed:
 
 def replay(memory_uri: str, source: ModelSource, prompts: Callable[[str], str], scenarios: list,
            desc: str) -> list[Replayed]:
-    from actors.llm_brain import ClaudeBrain
-    from actors.local import LocalClient
+    from actors.planner.llm_brain import ClaudeBrain
+    from actors.runtime.local import LocalClient
     from telco.scenarios.agents_driver import run_scenario_with_agents
 
     client = RecordingClient(LocalClient(memory_uri, llm=ClaudeBrain(source.llm_client(), prompts)))
@@ -122,7 +122,7 @@ def copy_active_playbooks(source: MemoryStore, target_uri: str) -> int:
     from memory.store import connect
     from memory.writer import LocalWriter
 
-    from .failures import Library
+    from jobs.failures import Library
 
     lib = Library(source)
     store = connect(target_uri)

@@ -28,9 +28,9 @@ from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc
 from telco.prompt_guidelines import load_guidelines
 
-from .ab import MARGIN, MIN_PER_ARM, decide, families_worse
-from .prompt_model import ModelSource
-from .prompt_replay import PinnedPrompts, Replayed, llm_usage, replay, replay_memory, reply_metrics
+from jobs.ab import MARGIN, MIN_PER_ARM, decide, families_worse
+from jobs.prompt_model import ModelSource
+from jobs.prompt_replay import PinnedPrompts, Replayed, llm_usage, replay, replay_memory, reply_metrics
 
 REPLAY_SEED = 616161
 
@@ -47,14 +47,14 @@ def success(r: Replayed) -> bool:
 
 
 def arm_metrics(runs: list[Replayed]) -> dict[str, Any]:
-    from .prompt_eval import summarise
+    from jobs.prompt_eval import summarise
 
     return {**summarise([r.result for r in runs]), **reply_metrics(runs), "successes": sum(map(success, runs)),
             **llm_usage(runs)}
 
 
 def judge_texts(runs: list[Replayed]) -> list[str]:
-    from .judge import transcript_text
+    from jobs.judge import transcript_text
 
     return [transcript_text(r.exchanges(), f"family: {r.result.family}; end state reached: "
                                            f"{'yes' if r.result.passed else 'no'}") for r in runs]
@@ -65,10 +65,10 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
                     min_per_arm: int = MIN_PER_ARM, margin: float = MARGIN, judge: bool = True,
                     replay_uri: str | None = None) -> dict[str, Any]:
     """`replay_uri`: where the replayed conversations live; default a scratch memory (prompt_replay)."""
-    from actors.llm_context import RolePrompts
+    from actors.planner.llm_context import RolePrompts
 
-    from .prompt_eval import JOB, _log_decision
-    from .scenario_mix import draw_contacts
+    from jobs.prompt_eval import JOB, _log_decision
+    from jobs.scenario_mix import draw_contacts
 
     registry = PromptRegistry(store, writer)
     control, cand = registry.active(role), registry.get(role, candidate)
@@ -87,7 +87,7 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
     worse = families_worse(a, b)
     judged = batch = None
     if judge:
-        from .judge import judge_arms
+        from jobs.judge import judge_arms
 
         scores, batch = judge_arms(source, {"control": judge_texts(control_runs),
                                             "candidate": judge_texts(cand_runs)})
@@ -109,7 +109,7 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
 
 
 def rollback_prompt(store: MemoryStore, writer, role: str) -> dict[str, Any]:
-    from .prompt_eval import JOB, _log_decision
+    from jobs.prompt_eval import JOB, _log_decision
 
     registry = PromptRegistry(store, writer)
     before = registry.active(role).version

@@ -1,5 +1,5 @@
 """Simulated contacts, reproducible from a seed: a fault from the catalogue on a customer of a generated world,
-phrased like one of the single-fault scenarios in tests/scenarios (the templates), with a persona.
+phrased like one of the single-fault scenarios in telco/data/scenarios (the templates), with a persona.
 
 A template says which fault, intent and end state belong together; the draw moves it onto a customer of a
 generated world that has the right kind of service. A draw the reference playbooks (the YAML files) cannot
@@ -23,8 +23,8 @@ from telco.sandbox.faults import inject_fault
 from telco.sandbox.generator import generate_world
 from telco.sandbox.state import Sandbox
 from telco.scenarios.spec import FaultSpec, GeneratedWorld, Identity, Scenario, load_scenarios
+from telco.data import TRAFFIC_FILE
 
-TRAFFIC_FILE = Path(__file__).parent / "data" / "traffic.yaml"
 Persona = Literal["patient", "impatient", "confused", "wrong_details_first", "two_things"]
 WORLD_CUSTOMERS = 60
 CONTACTS_PER_WORLD = 25  # a new generated world every this many contacts

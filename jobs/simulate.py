@@ -13,9 +13,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from .common import parser, print_summary, progress
-from .personas import PersonaResult, run_contact
-from .scenario_mix import draw_contacts
+from jobs.common import parser, print_summary, progress
+from jobs.personas import PersonaResult, run_contact
+from jobs.scenario_mix import draw_contacts
 
 
 def make_client(memory_uri: str, base_url: str | None, operations_key: str, admin_key: str):
@@ -23,7 +23,7 @@ def make_client(memory_uri: str, base_url: str | None, operations_key: str, admi
         from telco.scenarios.agents_driver import HttpClient
 
         return HttpClient(base_url, operations_key, admin_key)
-    from actors.local import LocalClient
+    from actors.runtime.local import LocalClient
 
     return LocalClient(memory_uri)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from telco.playbooks.expressions import holds
 from telco.playbooks.spec import Playbook, Step
 
-from .episodes import ESCALATION_TOOLS
+from jobs.episodes import ESCALATION_TOOLS
 
 
 class Edge(BaseModel):

@@ -6,6 +6,7 @@ Runs before the app serves traffic, so it writes in-process rather than through 
 from __future__ import annotations
 
 from typing import Any
+from telco.data import PROMPTS_DIR
 
 
 def memory_bootstrap(settings: Any) -> str:
@@ -36,16 +37,15 @@ def memory_bootstrap(settings: Any) -> str:
 
 
 def load_role_prompts(store: Any, writer: Any) -> int:
-    """telco/prompts/<role>.md into the prompt registry: a text not registered yet becomes that role's active
+    """telco/data/prompts/<role>.md into the prompt registry: a text not registered yet becomes that role's active
     version when the role has none, else a candidate (promotion is the evaluation jobs' decision)."""
-    from pathlib import Path
 
     from memory.prompts import PromptRegistry
     from telco.errors import NotFound
 
     registry = PromptRegistry(store, writer)
     added = 0
-    for path in sorted((Path(__file__).resolve().parents[1] / "telco" / "prompts").glob("*.md")):
+    for path in sorted(PROMPTS_DIR.glob("*.md")):
         role, text = path.stem, path.read_text().strip()
         history = registry.history(role)
         if any(v.text == text for v in history):

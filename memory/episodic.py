@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from telco.errors import InvalidInput, NotFound
 
-from .embed import Embedder
-from .redact import redact, redact_text
-from .retrieval import (recency_weight, require_customer, rrf_fuse, run_lists, scoped_filter, text_search, top,
+from memory.embed import Embedder
+from memory.redact import redact, redact_text
+from memory.retrieval import (recency_weight, require_customer, rrf_fuse, run_lists, scoped_filter, text_search, top,
                         vector_search)
-from .store import MemoryStore, now_utc, sql_str, sql_ts
-from .writer import WriterBase
+from memory.store import MemoryStore, now_utc, sql_str, sql_ts
+from memory.writer import WriterBase
 
 Outcome = Literal["resolved", "escalated", "abandoned", "unresolved"]
 

@@ -14,10 +14,10 @@ import sys
 import tempfile
 import time
 
-from .embed import get_embedder
-from .semantic import SemanticMemory
-from .store import connect
-from .writer import LocalWriter
+from memory.embed import get_embedder
+from memory.semantic import SemanticMemory
+from memory.store import connect
+from memory.writer import LocalWriter
 
 MODES = ("vector", "fts", "hybrid", "hybrid_rrf")
 

@@ -6,7 +6,7 @@ with, even when the experiment stops or its share changes mid-conversation. Expe
 the evaluation job (jobs.prompt_eval); outcomes per version come from the episodes (jobs.learn).
 
 Prompt versions of a role share the table and the split: the experiment's subject (the `playbook` column) is
-`prompt:<role>` (prompt_subject), a name no playbook has. The Claude path serves them (actors.prompt_split).
+`prompt:<role>` (prompt_subject), a name no playbook has. The Claude path serves them (actors.planner.prompt_split).
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from telco.errors import InvalidInput
 
-from .store import MemoryStore, now_utc, sql_str
-from .writer import WriterBase
+from memory.store import MemoryStore, now_utc, sql_str
+from memory.writer import WriterBase
 
 
 def arm(experiment_id: str, conversation_id: str, share: float) -> str:
@@ -33,7 +33,7 @@ def prompt_subject(role: str) -> str:
     return f"prompt:{role}"
 
 
-# The episode step (kind "note") listing the prompt versions that served a conversation (actors.planner.episode_of).
+# The episode step (kind "note") listing the prompt versions that served a conversation (actors.planner.planner.episode_of).
 SERVED_PROMPTS_STEP = "served_prompts"
 
 
@@ -88,7 +88,7 @@ def experiment_variants(memory_uri: str, refresh_s: float = 30.0) -> VariantSour
     uses. Experiments and candidate bodies are re-read every `refresh_s`."""
     from telco.playbooks.spec import Playbook
 
-    from .store import connect
+    from memory.store import connect
 
     store = connect(memory_uri)
     running = running_reader(store, refresh_s)

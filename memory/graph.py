@@ -18,16 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from telco.errors import InvalidInput
 
-from .redact import redact_text
-from .store import MemoryStore, now_utc, sql_str
-from .writer import Op, WriterBase
+from memory.redact import redact_text
+from memory.store import MemoryStore, now_utc, sql_str
+from memory.writer import Op, WriterBase
+from telco.data import KG_SEED_FILE
 
 EntityType = Literal["product", "plan", "device", "symptom", "cause", "fix", "area", "section", "intent",
                      "policy", "service"]
 # A subject has at most one open object for these relations; asserting a new one closes the old.
 EXCLUSIVE_RELATIONS = frozenset({"has_status", "has_plan", "located_in", "has_firmware", "current_version"})
 
-SEED_PATH = Path(__file__).parent / "data" / "kg_seed.yaml"
+SEED_PATH = KG_SEED_FILE
 
 
 def entity(name: str) -> str:

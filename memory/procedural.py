@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from telco.errors import InvalidInput, NotFound
 
-from .store import MemoryStore, now_utc, sql_str
-from .versioned import Status, activation_rows, rollback_target
-from .writer import WriterBase
+from memory.store import MemoryStore, now_utc, sql_str
+from memory.versioned import Status, activation_rows, rollback_target
+from memory.writer import WriterBase
 
 RunOutcome = Literal["resolved", "escalated", "abandoned", "unresolved"]
 
@@ -102,7 +102,7 @@ class ProceduralMemory:
         return self.get(name, version)
 
     def load_playbooks(self, books: Iterable | None = None) -> list[str]:
-        """Ingest telco/playbooks: each new name@version is stored, and activated when the name has no active
+        """Ingest telco/data/playbooks: each new name@version is stored, and activated when the name has no active
         version yet (a new version of a running playbook stays candidate until someone activates it)."""
         if books is None:
             from telco.playbooks import load_playbooks

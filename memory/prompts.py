@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from telco.errors import InvalidInput, NotFound
 
-from .redact import redact_text
-from .store import MemoryStore, now_utc, sql_str
-from .versioned import Status, activation_rows, rollback_target
-from .writer import WriterBase
+from memory.redact import redact_text
+from memory.store import MemoryStore, now_utc, sql_str
+from memory.versioned import Status, activation_rows, rollback_target
+from memory.writer import WriterBase
 
 _ROLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from telco.errors import InvalidInput
 
-from .store import sql_str
+from memory.store import sql_str
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 RRF_K = 60  # the usual damping constant: rank 1 scores 1/61, so no single list dominates

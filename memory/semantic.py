@@ -14,11 +14,11 @@ from pydantic import BaseModel
 
 from telco.errors import InvalidInput
 
-from .embed import Embedder
-from .graph import Fact, KnowledgeGraph
-from .retrieval import Hit, best_per, relative_score_fuse, rrf_fuse, run_lists, text_search, vector_search
-from .store import MemoryStore, sql_str
-from .writer import Op, WriterBase
+from memory.embed import Embedder
+from memory.graph import Fact, KnowledgeGraph
+from memory.retrieval import Hit, best_per, relative_score_fuse, rrf_fuse, run_lists, text_search, vector_search
+from memory.store import MemoryStore, sql_str
+from memory.writer import Op, WriterBase
 
 Mode = Literal["vector", "fts", "hybrid"]
 Fusion = Literal["score", "rrf"]

@@ -230,7 +230,7 @@ TABLES: dict[str, TableSpec] = {
             bitmap=("role", "status"),
         ),
         TableSpec(
-            name="ops_alerts",  # the operations monitor's alerts (actors/monitor.py), append-only
+            name="ops_alerts",  # the operations monitor's alerts (actors/operations/monitor.py), append-only
             group="operations",
             key="alert_id",
             schema=_schema(
@@ -248,7 +248,7 @@ TABLES: dict[str, TableSpec] = {
             bitmap=("agent", "metric", "severity"),
         ),
         TableSpec(
-            name="area_incidents",  # actors/incidents.py: a restarted incident actor reloads the open ones
+            name="area_incidents",  # actors/operations/incidents.py: a restarted incident actor reloads the open ones
             group="operations",
             key="incident_id",
             schema=_schema(

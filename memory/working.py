@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from telco.errors import Conflict, InvalidInput
 
-from .redact import redact, redact_text
-from .store import MemoryStore, now_utc, sql_str
-from .writer import Op, WriterBase
+from memory.redact import redact, redact_text
+from memory.store import MemoryStore, now_utc, sql_str
+from memory.writer import Op, WriterBase
 
 DEFAULT_TTL = timedelta(minutes=30)
 Role = Literal["customer", "agent", "system", "tool"]
@@ -351,8 +351,8 @@ def holder_actor_class():
             at once without a thread each (measured: 64 threads blocked in ray.get cost 0.4 cores under load)."""
 
             def __init__(self, uri: str, ttl_s: float = DEFAULT_TTL.total_seconds()) -> None:
-                from .store import connect
-                from .writer import RayWriter
+                from memory.store import connect
+                from memory.writer import RayWriter
 
                 self.memory = WorkingMemory(connect(uri), RayWriter(uri), ttl=timedelta(seconds=ttl_s))
 

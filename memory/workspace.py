@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 
 from telco.errors import InvalidInput
 
-from .episodic import EpisodicMemory
-from .procedural import ProceduralMemory
-from .retrieval import require_customer
-from .semantic import SemanticMemory
-from .working import WorkingMemory
+from memory.episodic import EpisodicMemory
+from memory.procedural import ProceduralMemory
+from memory.retrieval import require_customer
+from memory.semantic import SemanticMemory
+from memory.working import WorkingMemory
 
 Source = Literal["working", "episodic", "semantic", "graph", "procedural"]
 SOURCE_ORDER: tuple[Source, ...] = ("working", "episodic", "semantic", "graph", "procedural")

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from telco.errors import BackendUnavailable, InvalidInput
 
-from .store import MemoryStore, TableSpec, connect, groups, spec, sql_str
+from memory.store import MemoryStore, TableSpec, connect, groups, spec, sql_str
 
 log = logging.getLogger(__name__)
 
@@ -484,7 +484,7 @@ class RayWriter(WriterBase):
 
     def __init__(self, uri: str | None = None, *, retries: int = 5, timeout_s: float = 60.0,
                  actor_options: dict | None = None) -> None:
-        from .store import memory_uri
+        from memory.store import memory_uri
 
         self.uri = memory_uri(uri)
         self.retries = retries

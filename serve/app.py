@@ -5,7 +5,8 @@ from typing import Any
 
 from ray import serve
 
-from actors import deployments as d
+from actors.runtime import deployments as d
+from serve.deploy_config import deployment_options
 from serve.ingress import Ingress
 from telco.config import Settings, get_settings
 
@@ -13,18 +14,18 @@ from telco.config import Settings, get_settings
 def build_app(settings: Settings | None = None, world: Any = "demo") -> serve.Application:
     settings = settings or get_settings()
     uri = settings.memory_uri
-    oss_bss = d.OssBssDeployment.options(**d.options("OssBss")).bind(world)
-    planner = d.PlannerDeployment.options(**d.options("Planner")).bind(
-        d.IntentDeployment.options(**d.options("Intent")).bind(),
-        d.TechnicalDeployment.options(**d.options("Technical")).bind(oss_bss, uri),
-        d.KnowledgeDeployment.options(**d.options("Knowledge")).bind(uri),
-        d.DialogueDeployment.options(**d.options("Dialogue")).bind(),
-        d.EscalationDeployment.options(**d.options("Escalation")).bind(),
+    oss_bss = d.OssBssDeployment.options(**deployment_options("OssBss")).bind(world)
+    planner = d.PlannerDeployment.options(**deployment_options("Planner")).bind(
+        d.IntentDeployment.options(**deployment_options("Intent")).bind(),
+        d.TechnicalDeployment.options(**deployment_options("Technical")).bind(oss_bss, uri),
+        d.KnowledgeDeployment.options(**deployment_options("Knowledge")).bind(uri),
+        d.DialogueDeployment.options(**deployment_options("Dialogue")).bind(),
+        d.EscalationDeployment.options(**deployment_options("Escalation")).bind(),
         oss_bss,
-        d.EpisodesDeployment.options(**d.options("Episodes")).bind(uri),
+        d.EpisodesDeployment.options(**deployment_options("Episodes")).bind(uri),
         uri,
     )
-    return Ingress.options(**d.options("Ingress")).bind(planner, oss_bss)
+    return Ingress.options(**deployment_options("Ingress")).bind(planner, oss_bss)
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Mapping
 
-from actors.messages import Principal
+from telco.contract.principal import Principal
 from telco.config import ApiKey, Settings
 from telco.errors import Forbidden, RateLimited, Unauthorized
 

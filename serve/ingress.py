@@ -18,14 +18,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPBearer
 from ray import serve
 
-from actors.messages import Principal
+from telco.contract.principal import Principal
 from serve import sse
-from serve.api import (
+from telco.contract.http import (
     ConversationCreated, ConversationOut, CustomerStepIn, ErrorOut, FaultIn, FeedbackIn, HealthOut, LoadWorldIn,
     MessageIn, NewConversation, ReadyOut, TurnOut,
 )
 from serve.auth import KeyRing, RateLimiter, require_admin
-from serve.errors import as_telco_error, install_error_handlers
+from actors.runtime.errors import as_telco_error
+from serve.errors import install_error_handlers
 from serve.limits import BodySizeLimit
 from serve.probes import call_check, memory_check, readiness
 from telco.config import Settings, get_settings

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Awaitable, Callable, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
-from actors.handoffs import ClaimIn, HandoffDetail, HandoffItem, PersonReplyIn, ResolveIn
-from actors.messages import Principal
-from actors.oss_bss import Chaos
-from serve.api import TurnOut
+from actors.operations.handoffs import ClaimIn, HandoffDetail, HandoffItem, PersonReplyIn, ResolveIn
+from telco.contract.principal import Principal
+from actors.runtime.oss_bss import Chaos
+from telco.contract.http import TurnOut
 from serve.auth import require_admin, require_operations_or_admin
 
 HandoffId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="id from GET /v1/handoffs")]

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, AsyncIterator
 
-from serve.api import TurnOut
+from telco.contract.http import TurnOut
 
 MEDIA_TYPE = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -70,7 +70,7 @@ async def live_turn_events(items: AsyncIterator[tuple[str, Any]]) -> AsyncIterat
                     async for frame in turn_events(turn):
                         yield frame
     except Exception as exc:  # noqa: BLE001 - the stream is open: the failure can only be told as an event
-        from serve.errors import as_telco_error  # here: clients that only parse events need no ray import
+        from actors.runtime.errors import as_telco_error
 
         err = as_telco_error(exc)
         yield event("error", {"code": err.code, "message": err.message})

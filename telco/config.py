@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from telco.errors import InvalidInput
+from telco.data import LLM_PRICES_FILE
 
-# The API schema's own cap on a message (serve.api.MAX_MESSAGE_CHARS; a test keeps the two equal). Settings may
+# The API schema's own cap on a message (telco.contract.http.MAX_MESSAGE_CHARS; a test keeps the two equal). Settings may
 # only lower it: telco is the domain kernel and does not import the HTTP layer.
 MAX_MESSAGE_CHARS = 4000
 _GROUPS = ("limits", "serve", "anthropic")
@@ -91,7 +92,7 @@ class ServeSettings(BaseModel):
 
 LlmRole = Literal["planner", "intent", "technical", "knowledge", "dialogue", "escalation"]
 LLM_ROLES: tuple[str, ...] = ("planner", "intent", "technical", "knowledge", "dialogue", "escalation")
-DEFAULT_PRICES_FILE = Path(__file__).parent / "data" / "llm_prices.yaml"
+DEFAULT_PRICES_FILE = LLM_PRICES_FILE
 
 
 class RoleModels(BaseModel):

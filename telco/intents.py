@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict
-
-INTENTS_FILE = Path(__file__).parent / "data" / "intents.yaml"
+from telco.data import INTENTS_FILE
 
 
 class IntentSpec(BaseModel):

@@ -1,4 +1,4 @@
-"""Knowledge-base loader: turns telco/kb/*.md into typed documents split into citable sections.
+"""Knowledge-base loader: turns telco/data/kb/*.md into typed documents split into citable sections.
 
 A KB file is YAML front matter followed by `## ` sections. Each section is meant to answer one question on
 its own, so retrieval indexes sections (not whole files) and cites them as "<doc_id>#<slug>".
@@ -14,8 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from telco.errors import InvalidInput, NotFound
+from telco.data import KB_DIR, RETRIEVAL_EVAL_FILE
 
-KB_DIR = Path(__file__).parent / "kb"
 
 _ID = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
@@ -105,7 +105,7 @@ def parse_document(text: str, source: str = "<string>") -> KbDocument:
 
 
 def load_documents(dir: Path | str | None = None) -> list[KbDocument]:
-    """All KB documents in `dir` (default telco/kb), sorted by file name.
+    """All KB documents in `dir` (default telco/data/kb), sorted by file name.
 
     Each id must equal its file name, which also makes ids unique within a directory.
     """
@@ -135,7 +135,7 @@ def find_section(docs: list[KbDocument], section_id: str) -> KbSection:
     raise NotFound(f"no knowledge-base document {doc_id!r}")
 
 
-RETRIEVAL_EVAL_PATH = Path(__file__).parent / "data" / "retrieval_eval.yaml"
+RETRIEVAL_EVAL_PATH = RETRIEVAL_EVAL_FILE
 
 
 class RetrievalCase(_Frozen):

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from telco.errors import IdentityNotVerified, InvalidInput, PolicyDenied
 from telco.models import Appointment, Bill, Credit, Customer, LineItem, MobileLine, MobilePlan, Phone, Promotion
 from telco.models.services import SuspensionReason
+from telco.data import POLICY_FILE
 
-POLICY_PATH = Path(__file__).parent / "data" / "policy.yaml"
+POLICY_PATH = POLICY_FILE
 
 
 class _Section(BaseModel):

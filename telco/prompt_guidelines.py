@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from telco.data import PROMPT_GUIDELINES_FILE
 
-GUIDELINES_FILE = Path(__file__).parent / "data" / "prompt_guidelines.yaml"
+GUIDELINES_FILE = PROMPT_GUIDELINES_FILE
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _CITATION = re.compile(r"\[\d+\]")
 

@@ -3,12 +3,12 @@
 No Ray here: agents wrap it in their deployments. The scripted Messages API (scripted.py, loopback.py) stands in
 for Claude in tests and benchmarks; nothing it reports is a measurement of Claude.
 """
-from .accounting import Budget, CallRecord, Ledger, Totals, group_by, totals
-from .breaker import Breakers, CircuitBreaker
-from .caching import SystemBlock
-from .client import Decision, LlmClient, TextStream, ToolCall
-from .prices import PriceTable, load_prices
-from .structured import LlmTool, decision_tool
+from telco.llm.accounting import Budget, CallRecord, Ledger, Totals, group_by, totals
+from telco.llm.breaker import Breakers, CircuitBreaker
+from telco.llm.caching import SystemBlock
+from telco.llm.client import Decision, LlmClient, TextStream, ToolCall
+from telco.llm.prices import PriceTable, load_prices
+from telco.llm.structured import LlmTool, decision_tool
 
 __all__ = ["Budget", "CallRecord", "Ledger", "Totals", "group_by", "totals", "Breakers", "CircuitBreaker",
            "SystemBlock", "Decision", "LlmClient", "TextStream", "ToolCall", "PriceTable", "load_prices",

@@ -18,7 +18,7 @@ from telco.errors import InvalidInput
 Outcome = Literal["ok", "repaired", "failed", "skipped"]
 GroupKey = Literal["turn_id", "agent", "conversation_id", "model"]
 
-# The fields of serve.api.LlmCall, the per-call entry of a turn's trace (telco does not import the HTTP layer).
+# The fields of telco.contract.http.LlmCall, the per-call entry of a turn's trace (telco does not import the HTTP layer).
 TRACE_FIELDS = ("agent", "model", "input_tokens", "output_tokens", "cache_read_input_tokens",
                 "cache_creation_input_tokens", "ms", "outcome", "cost_usd", "error")
 
@@ -59,7 +59,7 @@ class CallRecord(BaseModel):
                 + self.cache_creation_input_tokens)
 
     def trace_fields(self) -> dict:
-        """The fields of serve.api.LlmCall: `LlmCall(**record.trace_fields())`."""
+        """The fields of telco.contract.http.LlmCall: `LlmCall(**record.trace_fields())`."""
         return {k: getattr(self, k) for k in TRACE_FIELDS}
 
 

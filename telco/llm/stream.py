@@ -15,12 +15,12 @@ import httpx2
 
 from telco.errors import InvalidInput
 
-from .accounting import Budget, CallRecord
-from .attempts import observe_attempts
-from .exchange import DegradeReason, error_message
+from telco.llm.accounting import Budget, CallRecord
+from telco.llm.attempts import observe_attempts
+from telco.llm.exchange import DegradeReason, error_message
 
 if TYPE_CHECKING:
-    from .client import LlmClient
+    from telco.llm.client import LlmClient
 
 
 class TextStream:

@@ -1,12 +1,12 @@
 """The telecom domain model (pydantic): everything the sandbox stores and the tools exchange."""
-from .billing import Bill, BillStatus, Credit, Dispute, LineItem, PaymentRequest, Promotion
-from .common import Model, Money, PhoneNumber, PositiveMoney, normalise_phone
-from .customers import Address, Customer, PaymentMethod
-from .devices import OPERATOR_APN, OPERATOR_DNS, OPERATOR_MMSC, ApnSettings, NetworkMode, Phone, Router
-from .network import AccessNode, Area, Cell, Maintenance, Outage, ServiceKind
-from .plans import BroadbandPlan, MobilePlan, Plan
-from .services import BroadbandService, MobileLine, SuspensionReason
-from .work import Appointment, Handoff, Order, Ticket
-from .world import AppliedWrite, World
+from telco.models.billing import Bill, BillStatus, Credit, Dispute, LineItem, PaymentRequest, Promotion
+from telco.models.common import Model, Money, PhoneNumber, PositiveMoney, normalise_phone
+from telco.models.customers import Address, Customer, PaymentMethod
+from telco.models.devices import OPERATOR_APN, OPERATOR_DNS, OPERATOR_MMSC, ApnSettings, NetworkMode, Phone, Router
+from telco.models.network import AccessNode, Area, Cell, Maintenance, Outage, ServiceKind
+from telco.models.plans import BroadbandPlan, MobilePlan, Plan
+from telco.models.services import BroadbandService, MobileLine, SuspensionReason
+from telco.models.work import Appointment, Handoff, Order, Ticket
+from telco.models.world import AppliedWrite, World
 
 __all__ = [name for name in dir() if not name.startswith("_")]

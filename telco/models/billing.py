@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model, Money, PositiveMoney
+from telco.models.common import Model, Money, PositiveMoney
 
 BillStatus = Literal["draft", "issued", "awaiting_payment", "paid", "overdue", "disputed"]
 

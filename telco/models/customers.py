@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model, Money, PhoneNumber
+from telco.models.common import Model, Money, PhoneNumber
 
 
 class Address(Model):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model
+from telco.models.common import Model
 
 ServiceKind = Literal["mobile", "broadband"]
 

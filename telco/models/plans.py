@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from .common import Model, Money
+from telco.models.common import Model, Money
 
 
 class MobilePlan(Model):

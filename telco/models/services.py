@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Model, PhoneNumber
+from telco.models.common import Model, PhoneNumber
 
 SuspensionReason = Literal["overdue_bill", "contract_ended", "customer_request", "lost_device", "fraud"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from .common import Model
+from telco.models.common import Model
 
 
 class Appointment(Model):

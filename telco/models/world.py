@@ -4,14 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .billing import Bill, Credit, Dispute, PaymentRequest, Promotion
-from .common import Model
-from .customers import Customer
-from .devices import Phone, Router
-from .network import AccessNode, Area, Cell, Maintenance, Outage
-from .plans import Plan
-from .services import BroadbandService, MobileLine
-from .work import Appointment, Handoff, Order, Ticket
+from telco.models.billing import Bill, Credit, Dispute, PaymentRequest, Promotion
+from telco.models.common import Model
+from telco.models.customers import Customer
+from telco.models.devices import Phone, Router
+from telco.models.network import AccessNode, Area, Cell, Maintenance, Outage
+from telco.models.plans import Plan
+from telco.models.services import BroadbandService, MobileLine
+from telco.models.work import Appointment, Handoff, Order, Ticket
 
 
 class AppliedWrite(Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .lexicon import Lexicon, normalise
+from telco.nlu.lexicon import Lexicon, normalise
 
 _EDGE = re.compile(r"^[\s,;:.!?\-]+|[\s,;:.!?\-]+$")
 

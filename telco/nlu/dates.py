@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from .lexicon import Lexicon, normalise
+from telco.nlu.lexicon import Lexicon, normalise
 
 EXAMPLE = "like 2026-12-15 or 15 December 2026"
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import re
 
-from actors.messages import Entities
+from telco.contract.messages import Entities
 from telco.models.common import normalise_phone
 
-from .dates import iso_dates
-from .lexicon import Lexicon
-from .names import names_in
-from .numbers import Quantity, money_string, quantities
-from .plans import PlanCatalogue
+from telco.nlu.dates import iso_dates
+from telco.nlu.lexicon import Lexicon
+from telco.nlu.names import names_in
+from telco.nlu.numbers import Quantity, money_string, quantities
+from telco.nlu.plans import PlanCatalogue
 
 # International numbers only (E.164 needs the country code): "+1 555 010 0001", "0044 20 7946 0000".
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)\d[\d\s\-().]{6,22}\d(?!\w)")

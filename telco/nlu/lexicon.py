@@ -8,8 +8,7 @@ from typing import Iterable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-
-NLU_FILE = Path(__file__).resolve().parents[1] / "data" / "nlu.yaml"
+from telco.data import NLU_FILE
 
 
 def normalise(text: str) -> str:

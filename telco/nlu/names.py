@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .lexicon import Lexicon, normalise, phrase_regex
+from telco.nlu.lexicon import Lexicon, normalise, phrase_regex
 
 # A name word: letters, with inner apostrophes or hyphens (O'Connor, Smith-Jones, Tomás).
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*\.?$")

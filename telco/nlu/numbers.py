@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from .lexicon import Lexicon, normalise
+from telco.nlu.lexicon import Lexicon, normalise
 
 _TOKEN = re.compile(r"\$|\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|\S")
 _DIGITS = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?$")

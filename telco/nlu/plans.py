@@ -1,7 +1,7 @@
 """Plan names as customers say them: "Global 5G", "the Fast 300", "M-GLOBAL-5G", "the giga one".
 
 The catalogue is built from the world's plans (id and name), by default the demo world's
-(telco/sandbox/data/demo_world.yaml), so a renamed or added plan needs no code change.
+(telco/data/sandbox/demo_world.yaml), so a renamed or added plan needs no code change.
 """
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Iterable, Mapping
 
 import yaml
 
-from .lexicon import Lexicon, normalise
+from telco.nlu.lexicon import Lexicon, normalise
+from telco.data import DEMO_WORLD_FILE
 
-DEMO_WORLD = Path(__file__).resolve().parents[1] / "sandbox" / "data" / "demo_world.yaml"
+DEMO_WORLD = DEMO_WORLD_FILE
 _SIZE = re.compile(r"\s+\d+(?:\.\d+)?\s*gb$")
 _WORD = re.compile(r"[a-z0-9]+")
 

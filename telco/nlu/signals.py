@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from actors.messages import Signals
+from telco.contract.messages import Signals
 
-from .lexicon import Lexicon, normalise
+from telco.nlu.lexicon import Lexicon, normalise
 
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 

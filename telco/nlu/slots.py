@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.messages import SlotRequest, SlotResult
+from telco.contract.messages import SlotRequest, SlotResult
 
-from .dates import EXAMPLE as DATE_EXAMPLE
-from .dates import find_dates
-from .entities import POSTCODE
-from .lexicon import Lexicon, normalise, phrase_regex
-from .names import read_name
-from .numbers import money_string, quantities
-from .plans import PlanCatalogue
+from telco.nlu.dates import EXAMPLE as DATE_EXAMPLE
+from telco.nlu.dates import find_dates
+from telco.nlu.entities import POSTCODE
+from telco.nlu.lexicon import Lexicon, normalise, phrase_regex
+from telco.nlu.names import read_name
+from telco.nlu.numbers import money_string, quantities
+from telco.nlu.plans import PlanCatalogue
 
 MAX_ANSWER_CHARS = 2_000
 

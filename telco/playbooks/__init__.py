@@ -6,9 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from .spec import Playbook
+from telco.playbooks.spec import Playbook
+from telco.data import PLAYBOOKS_DIR
 
-PLAYBOOK_DIR = Path(__file__).parent
+PLAYBOOK_DIR = PLAYBOOKS_DIR
 
 
 def load_playbook(path: str | Path) -> Playbook:

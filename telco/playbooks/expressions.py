@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .spec import Condition, When
+from telco.playbooks.spec import Condition, When
 
 _REF = re.compile(r"\{([a-zA-Z_][\w.]*)\}")
 _MISSING = object()

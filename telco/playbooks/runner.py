@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from telco.errors import TelcoError
 from telco.tools.port import ToolPort
 
-from .expressions import holds, render
-from .spec import Playbook, Step
+from telco.playbooks.expressions import holds, render
+from telco.playbooks.spec import Playbook, Step
 
 MAX_STEPS_PER_ADVANCE = 60
 # "No answer yet" differs from an answer of None ("I don't know" / "no thanks"), which branches like any other.

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from telco.errors import InvalidInput
 from telco.sandbox.observe import OBSERVERS
 from telco.sandbox.ops import Op, check_recipe, coerce_params, run_recipe
-from telco.sandbox.state import DATA_DIR, Sandbox
+from telco.sandbox.state import Sandbox
+from telco.data import CUSTOMER_STEPS_FILE
 
-STEPS_FILE = DATA_DIR / "customer_steps.yaml"
+STEPS_FILE = CUSTOMER_STEPS_FILE
 
 # Step target -> (recipe target, the kind of id its observation takes).
 _TARGETS: dict[str, tuple[str, str]] = {

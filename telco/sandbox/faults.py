@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from telco.errors import InvalidInput
 from telco.sandbox.ops import Op, check_recipe, coerce_params, run_recipe
-from telco.sandbox.state import DATA_DIR, Sandbox
-
-FAULTS_FILE = DATA_DIR / "faults.yaml"
+from telco.sandbox.state import Sandbox
+from telco.data import FAULTS_FILE
 
 
 class FaultSpec(BaseModel):

@@ -24,10 +24,10 @@ from pydantic import TypeAdapter
 from telco.errors import InvalidInput, TelcoError
 from telco.models import World
 
-from .generator_parts.customers import CustomerBuilder
-from .generator_parts.network import NODE_PREFIX  # noqa: F401  (public name, kept importable from here)
-from .generator_parts.records import _Fast, _world  # noqa: F401  (_Fast: tests build records with it)
-from .generator_profile import GeneratorProfile, load_profile
+from telco.sandbox.generator_parts.customers import CustomerBuilder
+from telco.sandbox.generator_parts.network import NODE_PREFIX  # noqa: F401  (public name, kept importable from here)
+from telco.sandbox.generator_parts.records import _Fast, _world  # noqa: F401  (_Fast: tests build records with it)
+from telco.sandbox.generator_profile import GeneratorProfile, load_profile
 
 # Generated worlds share the demo world's "now" so docs and scenarios read the same dates for both.
 DEFAULT_CLOCK = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)

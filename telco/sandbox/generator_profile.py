@@ -1,4 +1,4 @@
-"""The generator's distributions (telco/sandbox/data/generator.yaml) as a validated model.
+"""The generator's distributions (telco/data/sandbox/generator.yaml) as a validated model.
 
 Kept apart from the generator so a bad profile fails once, at load, with a message naming the field,
 instead of surfacing as an odd record deep inside a 100k-customer world.
@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from telco.errors import InvalidInput
 from telco.models import BroadbandPlan, MobilePlan, Plan
+from telco.data import DEMO_WORLD_FILE, GENERATOR_PROFILE_FILE
 
-DATA_DIR = Path(__file__).parent / "data"
-PROFILE_PATH = DATA_DIR / "generator.yaml"
-CATALOGUE_PATH = DATA_DIR / "demo_world.yaml"
+PROFILE_PATH = GENERATOR_PROFILE_FILE
+CATALOGUE_PATH = DEMO_WORLD_FILE
 
 Range = tuple[float, float]
 

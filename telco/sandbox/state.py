@@ -10,10 +10,9 @@ import yaml
 
 from telco.errors import NotFound
 from telco.models import BroadbandService, Customer, MobileLine, Phone, Router, World
+from telco.data import DEMO_WORLD_FILE
 
 T = TypeVar("T")
-
-DATA_DIR = Path(__file__).parent / "data"
 
 
 class Sandbox:
@@ -32,7 +31,7 @@ class Sandbox:
 
     @classmethod
     def demo(cls) -> "Sandbox":
-        return cls.from_file(DATA_DIR / "demo_world.yaml")
+        return cls.from_file(DEMO_WORLD_FILE)
 
     @classmethod
     def from_json(cls, text: str) -> "Sandbox":

@@ -1,4 +1,4 @@
-"""Scenarios as data (tests/scenarios/*.yaml), the scripted customer, runners and end-state checks."""
-from .spec import Scenario, load_scenarios
+"""Scenarios as data (telco/data/scenarios/*.yaml), the scripted customer, runners and end-state checks."""
+from telco.scenarios.spec import Scenario, load_scenarios
 
 __all__ = ["Scenario", "load_scenarios"]

@@ -14,10 +14,10 @@ import httpx
 from telco.models import World
 from telco.sandbox.state import Sandbox
 
-from .customer import ScriptedCustomer
-from .outcome import Exchange, Outcome
-from .report import ScenarioResult, judge
-from .spec import Scenario
+from telco.scenarios.customer import ScriptedCustomer
+from telco.scenarios.outcome import Exchange, Outcome
+from telco.scenarios.report import ScenarioResult, judge
+from telco.scenarios.spec import Scenario
 
 MAX_TURNS = 30
 

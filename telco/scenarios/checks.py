@@ -11,8 +11,8 @@ from telco.models import World
 from telco.sandbox import observe
 from telco.sandbox.state import Sandbox
 
-from .outcome import Outcome
-from .spec import Scenario
+from telco.scenarios.outcome import Outcome
+from telco.scenarios.spec import Scenario
 
 LABELS = ["poor", "fair", "good", "excellent"]
 

@@ -7,7 +7,7 @@ from telco.playbooks.runner import CustomerRequest
 from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps
 from telco.sandbox.state import Sandbox
 
-from .spec import Scenario
+from telco.scenarios.spec import Scenario
 
 
 class ScriptedCustomer:

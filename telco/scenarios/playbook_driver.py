@@ -15,10 +15,10 @@ from telco.playbooks.runner import PlaybookRunner, RunState
 from telco.playbooks.scope import resolve_scope
 from telco.tools.port import LocalToolPort, ToolPort
 
-from .customer import ScriptedCustomer
-from .outcome import Exchange, Outcome
-from .setup import build_sandbox
-from .spec import Scenario
+from telco.scenarios.customer import ScriptedCustomer
+from telco.scenarios.outcome import Exchange, Outcome
+from telco.scenarios.setup import build_sandbox
+from telco.scenarios.spec import Scenario
 
 MAX_EXCHANGES = 40
 
@@ -107,7 +107,7 @@ async def run_conversation(scenario: Scenario, sandbox: Any, books: dict[str, An
 
 
 def run_scenario_with_playbooks(scenario: Scenario, books: dict[str, Any] | None = None):
-    from .report import judge
+    from telco.scenarios.report import judge
 
     sandbox = build_sandbox(scenario)
     before = sandbox.world.model_copy(deep=True)

@@ -8,9 +8,9 @@ from pydantic import BaseModel
 from telco.models import World
 from telco.sandbox.state import Sandbox
 
-from .checks import CheckContext, CheckResult, evaluate
-from .outcome import Outcome
-from .spec import Scenario
+from telco.scenarios.checks import CheckContext, CheckResult, evaluate
+from telco.scenarios.outcome import Outcome
+from telco.scenarios.spec import Scenario
 
 
 class ScenarioResult(BaseModel):

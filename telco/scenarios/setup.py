@@ -4,7 +4,7 @@ from __future__ import annotations
 from telco.sandbox.faults import inject_fault
 from telco.sandbox.state import Sandbox
 
-from .spec import Scenario
+from telco.scenarios.spec import Scenario
 
 
 def build_sandbox(scenario: Scenario) -> Sandbox:

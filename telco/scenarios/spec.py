@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from telco.data import SCENARIOS_DIR
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "scenarios"
+SCENARIO_DIR = SCENARIOS_DIR
 
 
 class GeneratedWorld(BaseModel):

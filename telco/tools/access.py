@@ -11,7 +11,7 @@ from telco.errors import NotFound
 from telco.models import Bill, BroadbandService, Customer, LineItem, MobileLine
 from telco.policy import check_identity_verified, check_own_records
 
-from .context import ToolContext
+from telco.tools.context import ToolContext
 
 # Bills still taking charges; an overdue, disputed or paid bill is closed to new items.
 _OPEN_STATUSES = ("draft", "issued", "awaiting_payment")

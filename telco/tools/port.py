@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 from telco.sandbox.state import Sandbox
 
-from .context import ToolContext
-from .registry import call_tool
+from telco.tools.context import ToolContext
+from telco.tools.registry import call_tool
 
 
 class ToolPort(Protocol):

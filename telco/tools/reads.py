@@ -13,17 +13,17 @@ from telco.policy import check_identity_attempts, check_own_records, load_policy
 from telco.sandbox import observe
 from telco.sandbox.observations import AreaStatus, LineTest, OpticalPower, RouterStatus
 
-from . import guards
-from .access import area_services, broadband_for_read, customer_for_read, line_for_read, today
-from .context import ToolContext
-from .fields import Args, Id, IsoDate, PhoneArg, Text
-from .results import (
+from telco.tools import guards
+from telco.tools.access import area_services, broadband_for_read, customer_for_read, line_for_read, today
+from telco.tools.context import ToolContext
+from telco.tools.fields import Args, Id, IsoDate, PhoneArg, Text
+from telco.tools.results import (
     BillsResult, BillView, BroadbandSummary, CustomerDetails, CustomerMatch, DataUsage, IdentityResult, LineStatus,
     LineSummary, OutagesResult, PaymentMethodView, PlansResult, PlanView, RouterLogsResult, Serviceability, Slot,
     SlotsResult,
 )
-from .slots import free_slots
-from .spec import ToolSpec
+from telco.tools.slots import free_slots
+from telco.tools.spec import ToolSpec
 
 
 # ---- customers and identity -------------------------------------------------------------------------

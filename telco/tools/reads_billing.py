@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from telco.errors import NotFound
 from telco.policy import duplicate_group, missing_promotions
 
-from .access import bill_for, customer_for_read
-from .context import ToolContext
-from .fields import Args, Id
-from .spec import ToolSpec
+from telco.tools.access import bill_for, customer_for_read
+from telco.tools.context import ToolContext
+from telco.tools.fields import Args, Id
+from telco.tools.spec import ToolSpec
 
 
 class ChargeView(BaseModel):

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ValidationError
 from telco.errors import IdempotencyConflict, InvalidInput
 from telco.models import AppliedWrite
 
-from .context import ToolContext
-from .reads import READS
-from .reads_billing import READS_BILLING
-from .spec import ToolSpec
-from .writes import WRITES_ACCOUNT
-from .writes_service import WRITES_SERVICE
+from telco.tools.context import ToolContext
+from telco.tools.reads import READS
+from telco.tools.reads_billing import READS_BILLING
+from telco.tools.spec import ToolSpec
+from telco.tools.writes import WRITES_ACCOUNT
+from telco.tools.writes_service import WRITES_SERVICE
 
 TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in (*READS, *READS_BILLING, *WRITES_ACCOUNT, *WRITES_SERVICE)}
 

@@ -24,8 +24,8 @@ from telco.policy import (
     load_policy,
 )
 
-from . import guards
-from .access import (
+from telco.tools import guards
+from telco.tools.access import (
     add_line_item,
     bill_for,
     broadband_for_write,
@@ -34,10 +34,10 @@ from .access import (
     open_bill,
     today,
 )
-from .context import ToolContext
-from .fields import Amount, Args, Gigabytes, Id, Text
-from .results import CreditResult, DisputeResult, LineChange, OrderResult, PaymentRequestResult, RefuelResult
-from .spec import ToolSpec
+from telco.tools.context import ToolContext
+from telco.tools.fields import Amount, Args, Gigabytes, Id, Text
+from telco.tools.results import CreditResult, DisputeResult, LineChange, OrderResult, PaymentRequestResult, RefuelResult
+from telco.tools.spec import ToolSpec
 
 
 def _line_change(line: MobileLine) -> LineChange:

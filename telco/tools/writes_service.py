@@ -7,13 +7,13 @@ from telco.errors import BackendUnavailable, InvalidInput, NotFound, PolicyDenie
 from telco.models import OPERATOR_DNS, Appointment, BroadbandService, Handoff, Order, Router, Ticket
 from telco.policy import check_open_appointments, check_own_records, check_technician_day
 
-from . import guards
-from .access import area_services, broadband_for_write, today
-from .context import ToolContext
-from .fields import Args, Id, IsoDate, Text
-from .results import AppointmentResult, BroadbandChange, HandoffResult, OrderResult, RouterChange, TicketResult
-from .slots import free_slots
-from .spec import ToolSpec
+from telco.tools import guards
+from telco.tools.access import area_services, broadband_for_write, today
+from telco.tools.context import ToolContext
+from telco.tools.fields import Args, Id, IsoDate, Text
+from telco.tools.results import AppointmentResult, BroadbandChange, HandoffResult, OrderResult, RouterChange, TicketResult
+from telco.tools.slots import free_slots
+from telco.tools.spec import ToolSpec
 
 # Non-overlapping channels per band; a reboot's channel scan settles on one of these.
 CHANNELS = {"2.4GHz": (1, 6, 11), "5GHz": (36, 40, 44, 48)}

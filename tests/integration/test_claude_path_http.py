@@ -1,5 +1,5 @@
 """The Claude path over HTTP: the real app on a local Ray cluster with an API key set and its Messages API a loopback
-scripted model (telco/llm/loopback.py), the real anthropic SDK in the planner replica. A competent model, one that
+scripted model (telco/testing/loopback.py), the real anthropic SDK in the planner replica. A competent model, one that
 obeys a prompt injection, and an overloaded API; live streaming through server-sent events."""
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from serve.sse import parse_events  # noqa: E402
-from telco.llm.loopback import serve as serve_loopback  # noqa: E402
-from telco.llm.scripted import ScriptedMessagesApi, overloaded, tool_use  # noqa: E402
+from telco.testing.loopback import serve as serve_loopback  # noqa: E402
+from telco.testing.scripted_api import ScriptedMessagesApi, overloaded, tool_use  # noqa: E402
 from telco.scenarios import load_scenarios  # noqa: E402
 from telco.scenarios.agents_driver import HttpClient, run_scenario_with_agents  # noqa: E402
-from telco.scenarios.competent_model import PLAN_TOOL, competent_reply, plan_for  # noqa: E402
+from telco.testing.competent_model import PLAN_TOOL, competent_reply, plan_for  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

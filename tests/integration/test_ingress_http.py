@@ -6,9 +6,7 @@ tests are about the edge; the OSS/BSS is the real one. Whole conversations throu
 lead's end-to-end tests.
 """
 import socket
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import lancedb
@@ -19,13 +17,13 @@ from pydantic import SecretStr
 ray = pytest.importorskip("ray")
 from ray import cloudpickle, serve  # noqa: E402
 
-from actors.oss_bss import OssBss  # noqa: E402
+from actors.runtime.oss_bss import OssBss  # noqa: E402
 from serve import sse  # noqa: E402
 from serve.ingress import Ingress  # noqa: E402
 from telco.config import ApiKey, Limits, Settings  # noqa: E402
 
-# The fake lives with the unit tests; replicas cannot import it by name, so it travels by value.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+# The fake lives in tests/support (on the path via tests/conftest.py); replicas cannot import it by name, so it
+# travels by value.
 import serve_fakes  # noqa: E402
 
 pytestmark = pytest.mark.ray

@@ -12,7 +12,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from actors.monitor import MonitorConfig  # noqa: E402
+from actors.operations.monitor import MonitorConfig  # noqa: E402
 from memory.store import connect  # noqa: E402
 from telco.sandbox.generator import generate_world  # noqa: E402
 

@@ -1,11 +1,11 @@
-"""The Episodes service (actors/episodes.py): what a planner records and reads through it, on real LanceDB."""
+"""The Episodes service (actors/agents/episodes.py): what a planner records and reads through it, on real LanceDB."""
 from __future__ import annotations
 
 import asyncio
 
 import pytest
 
-from actors.episodes import EpisodeService
+from actors.agents.episodes import EpisodeService
 from memory.episodic import EpisodicMemory
 from telco.errors import NotFound
 from test_episodic import ep

@@ -21,12 +21,13 @@ from memory_testkit import T0  # noqa: E402
 pytestmark = pytest.mark.ray
 ROOT = str(Path(__file__).resolve().parents[2])
 HERE = str(Path(__file__).resolve().parent)
+SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
     # Workers must import the repo's packages and this module (its remote functions are pickled by reference).
-    path = os.pathsep.join(p for p in (ROOT, HERE, os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (ROOT, HERE, SUPPORT, os.environ.get("PYTHONPATH")) if p)
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
              runtime_env={"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}})
     yield
@@ -169,7 +170,7 @@ def test_killing_the_working_memory_holder_loses_no_conversation_state(uri):
 def test_a_restarted_incident_actor_picks_up_the_open_incidents(uri):
     from datetime import datetime, timezone
 
-    from actors.incidents import incident_actor, incident_config
+    from actors.operations.incidents import incident_actor, incident_config
 
     book = incident_actor(uri)
     at = datetime(2026, 11, 27, 9, tzinfo=timezone.utc)

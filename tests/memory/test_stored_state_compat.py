@@ -6,9 +6,9 @@ import asyncio
 import json
 from datetime import datetime, timezone
 
-from actors.conversation import ConversationState, Issue
-from actors.conversation_store import memory_backed
-from serve.api import TurnOut
+from actors.planner.conversation import ConversationState, Issue
+from actors.runtime.conversation_store import memory_backed
+from telco.contract.http import TurnOut
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=timezone.utc)
 

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 
 import yaml
 
 from telco.models import Outage, PaymentRequest
 from telco.sandbox.state import Sandbox
+from telco.data import POLICY_FILE
 
 # This file sits one package deeper than telco/sandbox, hence parents[2] to reach telco/.
-POLICY_FILE = Path(__file__).resolve().parents[2] / "data" / "policy.yaml"
 
 
 def _minutes(delta: timedelta) -> float:

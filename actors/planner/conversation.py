@@ -1,0 +1,88 @@
+"""A conversation's own state between turns (kept in working memory) and the records one turn produces."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import Field, PrivateAttr
+
+from telco.contract.messages import Identity, IntentScore, Msg
+from telco.contract.http import HandoffOut, TranscriptTurn, TurnOut
+from telco.llm.accounting import Totals
+from telco.playbooks.runner import RunState
+
+Status = Literal["open", "waiting_customer", "resolved", "handed_off"]
+
+
+class Issue(Msg):
+    """One thing the customer wants handled, with the playbook run that handles it."""
+
+    intent: str
+    confidence: float
+    run: RunState | None = None
+    status: Literal["pending", "active", "resolved", "escalated"] = "pending"
+    opened_at: datetime
+    closed_at: datetime | None = None
+    turns: int = 0
+    reasks: int = 0  # answers that could not be read in a row
+    episode_id: str | None = None
+    handoff_rule: str | None = None  # the escalation rule that handed it to a person (the episode records it)
+
+
+class ConversationState(Msg):
+    conversation_id: str
+    customer_id: str | None = None  # bound by a customer key at creation, or set once identity is verified
+    channel: str = "chat"
+    status: Status = "open"
+    identity: Identity = Identity()
+    identify_run: RunState | None = None
+    issues: list[Issue] = []
+    clarifying: list[IntentScore] = []  # candidates we asked the customer to choose between
+    pending_text: str = ""  # the message that started a clarification, to re-read with the answer
+    handoff: HandoffOut | None = None
+    turns: int = 0
+    created_at: datetime
+    updated_at: datetime
+    feedback: dict[str, Any] | None = None
+    llm_spent: Totals = Totals()  # what this conversation spent on the model: its budget is checked against it
+    prompts_served: list[str] = []  # registry prompt versions that served its model calls, e.g. "dialogue@2"
+    # Sequence number of the last logged turn when this state was loaded: commits are conditional on it.
+    _log_seq: int | None = PrivateAttr(default=None)
+
+    @property
+    def active(self) -> Issue | None:
+        return next((i for i in self.issues if i.status == "active"), None)
+
+    @property
+    def next_pending(self) -> Issue | None:
+        return next((i for i in self.issues if i.status == "pending"), None)
+
+
+class TurnRecord(Msg):
+    """What one turn leaves in the log: the customer's words, the reply and the trace, committed together."""
+
+    turn_id: str
+    seq: int
+    customer_text: str
+    out: TurnOut
+    at: datetime = Field(default_factory=lambda: datetime.now().astimezone())
+
+
+class ConversationStore(Protocol):
+    async def create(self, state: ConversationState) -> None: ...
+
+    async def load(self, conversation_id: str) -> ConversationState | None: ...
+
+    async def commit(self, state: ConversationState, turn: TurnRecord) -> None:
+        """Append the turn and save the state in one write; Conflict if another turn got there first."""
+
+    async def save_state(self, state: ConversationState) -> None:
+        """Save the state without a turn (feedback)."""
+
+    async def transcript(self, conversation_id: str) -> list[TranscriptTurn]: ...
+
+
+class EpisodeSink(Protocol):
+    async def record(self, episode: dict[str, Any]) -> None: ...
+
+    async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None: ...

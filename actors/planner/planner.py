@@ -1,0 +1,465 @@
+"""Planner: runs one customer turn end to end by composing the other agents.
+
+Per turn: load the conversation → read the message (intent agent: intents, entities, signals; or the answer to
+what we asked) → escalation rules → identity first, then the active issue's playbook (technical agent), with a
+knowledge lookup in parallel when an issue starts → reply (dialogue agent) → one atomic append to the turns log.
+An issue that ends writes its episode. Agent calls that are safe to repeat are retried when a replica dies; writes
+inside a playbook carry idempotency keys, so a retried technical step never applies a write twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, Issue, TurnRecord
+from telco.contract.messages import EscalationDecision, EscalationFacts, IntentRequest, IntentResult, KnowledgeRequest, SlotRequest, TechnicalRequest, TechnicalResult
+from telco.contract.principal import Principal
+from actors.runtime.oss_bss import RemoteToolPort
+from actors.runtime.retry import call_agent
+from actors.planner.turn import TurnBuilder
+from memory.experiments import SERVED_PROMPTS_STEP
+from telco.contract.http import (
+    ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
+)
+from telco.errors import Forbidden, NotFound
+from telco.intents import conflicting_pair, load_intents
+from telco.playbooks.runner import RunState
+
+log = logging.getLogger(__name__)
+
+CLARIFY_BELOW = 0.8  # intent confidence below which we ask what the customer meant
+UNSURE_BELOW = 0.4  # a lone reading below this is a guess: no playbook starts on it
+SECONDARY_MIN = 0.5  # a further intent in the same message is kept only above this
+MAX_REASKS = 2  # unreadable answers in a row before a person takes over
+
+
+def owner_of_new_conversation(principal: Principal, requested: str | None) -> str | None:
+    """A customer key opens conversations only for its own customer; other roles may name any customer or none."""
+    if principal.role != "customer":
+        return requested
+    if requested and requested != principal.customer_id:
+        raise Forbidden("a customer key can only open conversations for its own customer")
+    return principal.customer_id
+
+
+def new_conversation_id() -> str:
+    # Base32 (a-z, 2-7), not hex: a long run of digits in an id can look like a card number to redaction.
+    return "conv-" + base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Planner:
+    def __init__(self, *, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any,
+                 oss_bss: Any, store: ConversationStore, episodes: EpisodeSink | None = None,
+                 clock: Callable[[], datetime] = utcnow, llm: Any = None, ops: Any = None) -> None:
+        self.intent, self.technical, self.knowledge = intent, technical, knowledge
+        self.dialogue, self.escalation, self.oss_bss = dialogue, escalation, oss_bss
+        self.store, self.episodes, self.clock = store, episodes, clock
+        self.llm = llm  # actors.planner.llm_brain.ClaudeBrain when an API key is configured; None: offline
+        self.ops = ops  # actors.operations.turn_hooks.Operations: area incidents, metrics, the monitor
+        self._background: set[asyncio.Task] = set()
+
+    # ---- conversations ---------------------------------------------------------------------------------
+    async def start_conversation(self, principal: Principal, body: NewConversation) -> ConversationCreated:
+        customer_id = owner_of_new_conversation(principal, body.customer_id)
+        now = self.clock()
+        state = ConversationState(conversation_id=new_conversation_id(), customer_id=customer_id,
+                                  channel=body.channel, created_at=now, updated_at=now)
+        if principal.role == "customer":
+            # The channel authenticated the customer (logged-in app): identity is already proved.
+            state.identity.verified_customer_id = customer_id
+        await self.store.create(state)
+        return ConversationCreated(conversation_id=state.conversation_id, customer_id=customer_id,
+                                   channel=state.channel)
+
+    async def get_conversation(self, principal: Principal, conversation_id: str) -> ConversationOut:
+        state = await self._load(principal, conversation_id)
+        turns = await self.store.transcript(conversation_id)
+        return ConversationOut(conversation_id=conversation_id, customer_id=state.customer_id,
+                               channel=state.channel, status=state.status, turns=turns)
+
+    async def feedback(self, principal: Principal, conversation_id: str, body: FeedbackIn) -> dict[str, Any]:
+        state = await self._load(principal, conversation_id)
+        await self.drain()  # this replica may still be writing the episodes the feedback is about
+        state.feedback = body.model_dump()
+        if self.episodes is not None:
+            for issue in state.issues:
+                if issue.episode_id:
+                    await self.episodes.feedback(issue.episode_id, state.customer_id, body.csat, body.resolved)
+        await self.store.save_state(state)
+        if self.ops is not None:
+            self.ops.feedback(body.csat, body.resolved)
+        return {"conversation_id": conversation_id, "recorded": True}
+
+    async def _load(self, principal: Principal, conversation_id: str) -> ConversationState:
+        state = await self.store.load(conversation_id)
+        if state is None:
+            raise NotFound(f"no conversation with id {conversation_id!r}", kind="conversation", id=conversation_id)
+        if principal.role == "customer" and state.customer_id != principal.customer_id:
+            raise Forbidden("this conversation belongs to another customer")
+        return state
+
+    # ---- one turn --------------------------------------------------------------------------------------
+    async def handle_turn(self, principal: Principal, conversation_id: str, body: MessageIn) -> TurnOut:
+        started = time.perf_counter()
+        state = await self._load(principal, conversation_id)
+        seq = state.turns + 1
+        turn = TurnBuilder(conversation_id, seq)
+        turn.llm = self.llm.begin(state, seq) if self.llm is not None else None
+        if state.status == "handed_off":
+            turn.parts.handoff = EscalationDecision(escalate=True, rule="already_with_person",
+                                                    reason=state.handoff.reason if state.handoff else "",
+                                                    queue=state.handoff.queue if state.handoff else "support")
+        else:
+            try:
+                await self._progress(state, body, turn)
+            finally:
+                await _settle(turn)
+        reply = await self._agent(turn, "dialogue", self.dialogue.compose, turn.parts)
+        if turn.llm is not None:
+            reply = await self._llm_reply(state, body, turn, reply)
+        out = turn.finish(state, reply, latency_ms=(time.perf_counter() - started) * 1000)
+        state.turns, state.updated_at = seq, self.clock()
+        ended = self._name_ended_episodes(state)
+        await self.store.commit(state, TurnRecord(turn_id=out.turn_id, seq=seq, customer_text=body.text, out=out))
+        if self.ops is not None:
+            self.ops.after_commit(out, ended)
+        if self.episodes is not None and ended:
+            # After the commit and off the reply's path: an episode is derived from turns that are already
+            # durable, so a lost episode write can be rebuilt from the log.
+            task = asyncio.create_task(self._record_episodes([episode_of(state, i) for i in ended]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return out
+
+    async def drain(self) -> None:
+        """Wait for the episodes this planner is still writing (before shutting down)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _record_episodes(self, episodes: list[dict[str, Any]]) -> None:
+        for episode in episodes:
+            try:
+                await self.episodes.record(episode)
+            except Exception:
+                log.exception("episode %s not written", episode["episode_id"])
+
+    async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:
+        pending = self._pending(state)
+        if turn.llm is not None and pending is None and not state.clarifying:
+            # The model's first call takes hundreds of milliseconds: the help pages are read meanwhile (without
+            # the intent's boost, which is not known yet), so knowledge never lengthens a Claude-path turn.
+            turn.early_knowledge = (body.text, asyncio.create_task(self._agent(
+                turn, "knowledge", self.knowledge.answer, KnowledgeRequest(question=body.text))))
+        understood: IntentResult = await self._understand(state, body, turn, pending)
+        turn.understood(understood)
+        answer, has_answer = None, False
+        if pending is not None:
+            answer, has_answer = await self._read_answer(state, pending, body, turn)
+        elif not await self._open_issues(state, body, understood, turn):
+            if turn.unsure:
+                # High uncertainty: the help pages may still answer it; if not, the reply asks what they need.
+                answer = await self._knowledge_task(turn, KnowledgeRequest(
+                    question=body.text, question_vector=understood.text_vector))
+                turn.knowledge(answer, in_reply=True, even_unsure=True)
+            return
+        if turn.knowledge_question and turn.early_knowledge is None:
+            # A read: started before the escalation check so that the two overlap; a hand-over drops it (_settle).
+            turn.early_knowledge = (turn.knowledge_question, self._knowledge_task(turn, KnowledgeRequest(
+                question=turn.knowledge_question, intent=turn.parts.intent, question_vector=turn.knowledge_vector)))
+        decision = await self._agent(turn, "escalation", self.escalation.decide,
+                                     self._facts(state, understood, turn, new_issue=pending is None))
+        if decision.escalate:
+            await self._hand_over(state, decision, turn)
+            return
+        if pending is not None and not has_answer:
+            return  # re-asked; nothing else moves this turn
+        if turn.llm is not None and await self._dispose_proposal(state, turn):
+            return
+        await self._advance(state, turn, answer, has_answer)
+
+    # ---- reading the customer --------------------------------------------------------------------------
+    def _pending(self, state: ConversationState):
+        if state.identify_run is not None and state.identify_run.pending is not None:
+            return state.identify_run.pending
+        active = state.active
+        return active.run.pending if active and active.run and active.run.pending else None
+
+    async def _read_answer(self, state: ConversationState, pending, body: MessageIn, turn: TurnBuilder):
+        issue = state.active
+        if pending.kind == "customer_step":
+            result = next((r for r in body.step_results if r.step_id == pending.id), None)
+            if result is not None:
+                return {**result.observation, "step_id": result.step_id, "done": result.done}, True
+            problem = "I still need the result of this step before we go on."
+        else:
+            slot = await self._agent(turn, "intent", self.intent.read_slot,
+                                     SlotRequest(text=body.text, slot=pending.id, kind=pending.expect))
+            if slot.ok:
+                if issue:
+                    issue.reasks = 0
+                return slot.value, True
+            problem = slot.problem or "I couldn't read that answer."
+        if issue:
+            issue.reasks += 1
+        turn.parts.reask = problem
+        turn.parts.request = pending
+        return None, False
+
+    async def _open_issues(self, state: ConversationState, body: MessageIn, understood: IntentResult,
+                           turn: TurnBuilder) -> bool:
+        """Turn what the customer asked into issues. False when we must first ask what they meant."""
+        candidates = understood.intents
+        answered_choice = False
+        if state.clarifying:
+            # The customer was asked to choose: the offered intent their answer reads closest to is their choice,
+            # however confident the reading of the answer alone is.
+            offered = {x.intent for x in state.clarifying}
+            chosen = sorted((c for c in [*candidates, *understood.alternatives] if c.intent in offered),
+                            key=lambda c: -c.confidence)
+            state.clarifying = []
+            if chosen:
+                candidates, answered_choice = chosen[:1], True
+        top = candidates[0] if candidates else None
+        choices = [*candidates[:1], *understood.alternatives]
+        if (top is not None and top.confidence < UNSURE_BELOW and len(choices) == 1 and not answered_choice
+                and not understood.signals.wants_person):
+            turn.unsure = True  # one weak reading and nothing else to offer
+            return False
+        unclear = top is None or (top.confidence < CLARIFY_BELOW and len(choices) > 1)
+        if unclear and not answered_choice and not understood.signals.wants_person:
+            state.clarifying = choices[:3]
+            state.pending_text = body.text
+            turn.parts.clarify = choices[:3]
+            return False
+        catalogue = load_intents()
+        kept = [top] + [c for c in candidates[1:] if c.confidence >= SECONDARY_MIN and c.intent != top.intent]
+        now = self.clock()
+        for score in kept:
+            if score.intent in catalogue:
+                state.issues.append(Issue(intent=score.intent, confidence=score.confidence, opened_at=now))
+        turn.parts.acknowledge = True
+        turn.parts.intent = top.intent
+        turn.conflicting = conflicting_pair([k.intent for k in kept])
+        turn.knowledge_question = state.pending_text if answered_choice and state.pending_text else body.text
+        if turn.knowledge_question == body.text:
+            turn.knowledge_vector = understood.text_vector
+        state.pending_text = ""
+        return True
+
+    def _facts(self, state: ConversationState, understood: IntentResult, turn: TurnBuilder,
+               new_issue: bool) -> EscalationFacts:
+        issue = state.active or state.next_pending
+        return EscalationFacts(
+            intents=understood.intents if new_issue else [], conflicting=turn.conflicting,
+            signals=understood.signals, unreadable_answers=issue.reasks if issue else 0,
+            turns_in_issue=issue.turns if issue else 0,
+        )
+
+    # ---- acting ----------------------------------------------------------------------------------------
+    async def _advance(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
+        knowledge_task = None
+        if turn.knowledge_question:
+            knowledge_task = self._knowledge_task(turn, KnowledgeRequest(
+                question=turn.knowledge_question, intent=turn.parts.intent, question_vector=turn.knowledge_vector))
+        try:
+            await self._run_flows(state, turn, answer, has_answer)
+        except Exception as exc:
+            if self.ops is None or not await self.ops.backend_down(state, turn, exc):
+                raise
+        finally:
+            if knowledge_task is not None:
+                spec = load_intents().get(turn.parts.intent or "")
+                turn.knowledge(await knowledge_task, in_reply=bool(spec and spec.kb_in_reply))
+
+    def _knowledge_task(self, turn: TurnBuilder, request: KnowledgeRequest) -> asyncio.Task:
+        """The lookup started early for the same question (Claude path), else a new one."""
+        early = turn.early_knowledge
+        if early is not None and early[0] == request.question:
+            turn.early_knowledge = None
+            return early[1]
+        return asyncio.create_task(self._agent(turn, "knowledge", self.knowledge.answer, request))
+
+    async def _run_flows(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
+        catalogue = load_intents()
+        for _ in range(8):  # identity, then each issue in order, until one waits for the customer or hands over
+            if state.identity.verified_customer_id is None:
+                run = await self._technical(state, turn, state.identify_run, "identify", answer, has_answer)
+                answer, has_answer = None, False
+                state.identify_run = None if run.finished else run
+                if run.status == "resolved":
+                    state.customer_id = state.identity.verified_customer_id
+                    continue
+                if run.status == "escalated":
+                    self._mark_handed_off(state, run, turn)
+                return
+            issue = state.active
+            if issue is None:
+                issue = state.next_pending
+                if issue is None:
+                    state.status = "resolved" if state.issues else "open"
+                    return
+                spec = catalogue[issue.intent]
+                if spec.playbook is None:
+                    await self._hand_over(state, EscalationDecision(
+                        escalate=True, rule=f"intent_{issue.intent}", queue=spec.handoff_queue or "support",
+                        reason=f"the customer asked for {spec.description.lower()}"), turn)
+                    return
+                issue.status = "active"
+                if self.ops is not None and await self.ops.screen(state, issue, turn):
+                    continue  # an area incident, told before any troubleshooting, ends the issue
+            spec = catalogue[issue.intent]
+            issue.turns += 1
+            run = await self._technical(state, turn, issue.run, None if issue.run else spec.playbook,
+                                        answer, has_answer)
+            answer, has_answer = None, False
+            issue.run = run
+            if run.status == "waiting":
+                state.status = "waiting_customer"
+                return
+            issue.status = "resolved" if run.status == "resolved" else "escalated"
+            issue.closed_at = self.clock()
+            if run.status != "resolved":
+                self._mark_handed_off(state, run, turn)
+                return
+
+    async def _technical(self, state: ConversationState, turn: TurnBuilder, run: RunState | None,
+                         start: str | None, answer: Any, has_answer: bool) -> RunState:
+        before = run
+        result: TechnicalResult = await self._agent(turn, "technical", self.technical.step, TechnicalRequest(
+            conversation_id=state.conversation_id, identity=state.identity, run=run,
+            start_playbook=start if run is None else None, answer=answer, has_answer=has_answer and run is not None))
+        state.identity = result.identity
+        turn.ran(before, result)
+        return result.run
+
+    def _mark_handed_off(self, state: ConversationState, run: RunState, turn: TurnBuilder) -> None:
+        handoff = next((a for a in reversed(run.actions) if a["tool"] == "transfer_to_person"), None)
+        args = handoff["args"] if handoff else {}
+        state.status = "handed_off"
+        state.handoff = HandoffOut(handoff_id=run.handoff_id, queue=args.get("queue", "support"),
+                                   reason=args.get("reason", "the playbook could not resolve the issue"))
+        turn.parts.handoff = EscalationDecision(escalate=True, rule="playbook_handoff", reason=state.handoff.reason,
+                                                queue=state.handoff.queue)
+
+    async def _hand_over(self, state: ConversationState, decision: EscalationDecision, turn: TurnBuilder) -> None:
+        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
+        summary = turn.summary(state)
+        result = await port.call("transfer_to_person", {
+            "customer_id": state.identity.verified_customer_id, "reason": decision.reason or decision.rule or "",
+            "queue": decision.queue, "summary": summary, "context": turn.handoff_context(state)},
+            idempotency_key=f"{state.conversation_id}/handoff/{decision.rule}")
+        turn.tool_calls(port.calls)
+        for issue in state.issues:
+            if issue.status in ("pending", "active"):
+                issue.status, issue.closed_at = "escalated", self.clock()
+                issue.handoff_rule = decision.rule
+        state.status = "handed_off"
+        state.handoff = HandoffOut(handoff_id=result.get("handoff_id"), queue=decision.queue,
+                                   reason=decision.reason or "")
+        turn.parts.handoff = decision
+        turn.escalated(decision)
+        if decision.rule:
+            turn.informed.append(decision.rule)  # the customer is told why a person takes over
+
+    # ---- the Claude path (actors/planner/llm_brain.py): the model proposes, code disposes ------------------------
+    async def _understand(self, state: ConversationState, body: MessageIn, turn: TurnBuilder,
+                          pending: Any) -> IntentResult:
+        if turn.llm is not None and not reports_step(pending, body):
+            started = time.perf_counter()
+            understood = await self.llm.understand(turn.llm, state, body)
+            if turn.llm.examples_ms is not None:
+                turn.episodes(turn.llm.examples, turn.llm.examples_ms)
+            turn.agent("planner", (time.perf_counter() - started) * 1000, 1, "llm" if understood else "degraded")
+            if understood is not None and (understood.intents or pending is not None):
+                return understood  # else the model found no intent where one is needed: the classifier reads it
+        return await self._agent(turn, "intent", self.intent.classify, IntentRequest(
+            text=body.text, conversation_id=state.conversation_id, read_intents=pending is None))
+
+    async def _dispose_proposal(self, state: ConversationState, turn: TurnBuilder) -> bool:
+        """True when the proposal handed the conversation to a person (nothing else moves this turn)."""
+        from actors.planner.dispose import dispose
+
+        plan = turn.llm.plan
+        done = await dispose(plan.next_action if plan else None, state, turn, self.oss_bss,
+                             turn.llm.issues_before, self.clock())
+        if done.handoff is not None:
+            await self._hand_over(state, done.handoff, turn)
+            return True
+        return False
+
+    async def _llm_reply(self, state: ConversationState, body: MessageIn, turn: TurnBuilder, draft: Any) -> Any:
+        started = time.perf_counter()
+        meta = {"mode": turn.llm.mode, "status": state.status,
+                "intents": [i.model_dump(mode="json") for i in (turn.intents.intents if turn.intents else [])]}
+        reply = await self.llm.write_reply(turn.llm, turn.parts, draft, body, meta)
+        turn.agent("dialogue", (time.perf_counter() - started) * 1000, 1, reply.mode)
+        self.llm.finish(turn.llm, state, turn.trace)
+        return reply
+
+    # ---- plumbing --------------------------------------------------------------------------------------
+    async def _agent(self, turn: TurnBuilder, name: str, method: Any, request: Any) -> Any:
+        started = time.perf_counter()
+        result, attempts = await call_agent(method, request)
+        turn.agent(name, (time.perf_counter() - started) * 1000, attempts, getattr(result, "mode", "offline"))
+        return result
+
+    def _name_ended_episodes(self, state: ConversationState) -> list[Issue]:
+        ended = []
+        for n, issue in enumerate(state.issues):
+            if issue.status in ("resolved", "escalated") and issue.episode_id is None and state.customer_id:
+                issue.episode_id = f"{state.conversation_id}:{n}"
+                ended.append(issue)
+        return ended
+
+
+def reports_step(pending: Any, body: MessageIn) -> bool:
+    """The message carries the result of the customer step we asked for. The flow reads the observation and picks
+    what comes next, so there is nothing for a model to plan: such a turn makes one model call, the reply."""
+    return (pending is not None and pending.kind == "customer_step"
+            and any(r.step_id == pending.id for r in body.step_results))
+
+
+async def _settle(turn: TurnBuilder) -> None:
+    """An early knowledge lookup the turn did not use (it asked what the customer meant, or handed over): stopped,
+    so that no task outlives its turn; its answer and any error are dropped."""
+    if turn.early_knowledge is not None:
+        _, task = turn.early_knowledge
+        turn.early_knowledge = None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def episode_of(state: ConversationState, issue: Issue) -> dict[str, Any]:
+    """The issue as an episode for episodic memory (memory.episodic.Episode's fields)."""
+    run = issue.run
+    steps = []
+    for r in (run.history if run else []):
+        if r.kind in ("tool", "customer_step", "ask", "inform"):
+            steps.append({"name": r.name, "kind": r.kind, "result": r.error or r.result, "ok": r.error is None})
+    if issue.status == "escalated" and state.handoff is not None:
+        # Why a person took over, so the learning jobs can tell a hand-over the situation called for from a failure.
+        steps.append({"name": "transfer_to_person", "kind": "handoff", "ok": True, "result": {
+            "rule": issue.handoff_rule or "playbook_handoff", "queue": state.handoff.queue,
+            "reason": state.handoff.reason}})
+    if state.prompts_served:  # which prompt versions served it: outcomes per version for prompt A/B splits
+        steps.append({"name": SERVED_PROMPTS_STEP, "kind": "note", "result": state.prompts_served, "ok": True})
+    service = (run.scope.get("service_id") or run.scope.get("line_id")) if run else None
+    told = f"; told the customer: {', '.join(run.informed)}" if run and run.informed else ""
+    return {
+        "episode_id": issue.episode_id, "customer_id": state.customer_id, "conversation_id": state.conversation_id,
+        "channel": state.channel, "issue_key": f"{issue.intent}:{service or state.customer_id}",
+        "summary": f"{issue.intent.replace('_', ' ')} {issue.status} after {issue.turns} turns"
+                   f" with playbook {f'{run.playbook_id} v{run.version}' if run else 'none'}{told}",
+        "intents": [issue.intent], "service_type": run.scope.get("service_kind") if run else None,
+        "steps": steps, "outcome": issue.status,
+        "started_at": issue.opened_at, "ended_at": issue.closed_at or issue.opened_at,
+    }

@@ -1,0 +1,123 @@
+"""Everything one turn gathers on its way to a reply: what to say (ReplyParts) and why (the trace)."""
+from __future__ import annotations
+
+from typing import Any
+
+from actors.planner.conversation import ConversationState
+from telco.contract.messages import EscalationDecision, IntentResult, KnowledgeAnswer, ReplyParts, Reply, TechnicalResult
+from telco.contract.http import ActionOut, CustomerStepOut, Question, TurnOut
+from telco.contract.trace import AgentTrace, MemoryHit, ToolTrace, TurnTrace
+from telco.playbooks.runner import RunState
+
+
+class TurnBuilder:
+    def __init__(self, conversation_id: str, seq: int) -> None:
+        self.conversation_id, self.seq = conversation_id, seq
+        self.parts = ReplyParts()
+        self.trace = TurnTrace()
+        self.intents: IntentResult | None = None
+        self.informed: list[str] = []
+        self.actions: list[ActionOut] = []
+        self.citations = []
+        self.conflicting: tuple[str, str] | None = None
+        self.knowledge_question: str | None = None
+        self.knowledge_vector: list[float] | None = None
+        self.early_knowledge: tuple[str, Any] | None = None  # (question, task) started before the reply needs it
+        self.unsure = False  # the message could not be read as any issue with enough confidence
+        self.llm: Any = None  # actors.planner.llm_brain.LlmTurn on the Claude path
+        self.degraded: str | None = None  # why the turn could not be served as usual (a back-end system down)
+
+    # ---- what happened --------------------------------------------------------------------------------
+    def agent(self, name: str, ms: float, attempts: int, mode: str) -> None:
+        self.trace.agents.append(AgentTrace(agent=name, ms=round(ms, 2), attempts=attempts, mode=mode))
+
+    def understood(self, result: IntentResult) -> None:
+        self.intents = result
+        self.parts.signals = result.signals
+
+    def tool_calls(self, calls: list[dict[str, Any]]) -> None:
+        self.trace.tools.extend(ToolTrace(**c) for c in calls)
+
+    def ran(self, before: RunState | None, result: TechnicalResult) -> None:
+        run = result.run
+        seen = len(before.history) if before is not None else 0
+        new = run.history[seen:]
+        self.parts.messages.extend(r.text or "" for r in new if r.kind == "say")
+        told = [r.name for r in new if r.kind == "inform"]
+        self.informed.extend(told)
+        self.parts.informed.extend(told)
+        self.actions.extend(
+            ActionOut(tool=a["tool"], summary=_summary(a), result=a.get("result") or {})
+            for a in run.actions[len(before.actions) if before is not None else 0:])
+        self.tool_calls(result.tool_calls)
+        self.parts.request = run.pending
+        self.trace.playbook = f"{run.playbook_id}@v{run.version}"
+        self.trace.playbook_step = run.current or (new[-1].step_id if new else None)
+        self.trace.memory_hits.append(MemoryHit(source="procedural", ref=f"{run.playbook_id}@v{run.version}"))
+        if run.finished and run.playbook_id != "identify":
+            self.parts.closing = run.status == "resolved"
+
+    def knowledge(self, answer: KnowledgeAnswer, in_reply: bool, even_unsure: bool = False) -> None:
+        """even_unsure: the reply says so when the help pages have no clear answer (nothing else is said)."""
+        self.citations = answer.citations if answer.confident else []
+        self.trace.memory_hits.extend(MemoryHit(source="semantic", ref=c.section_id, score=c.score)
+                                      for c in answer.citations)
+        if (answer.confident or even_unsure) and in_reply:
+            self.parts.knowledge = answer
+
+    def episodes(self, examples: list[dict[str, Any]], ms: float) -> None:
+        """The customer's past episodes looked up for the model (the Episodes service's time and hits)."""
+        self.agent("episodes", ms, 1, "offline")
+        self.trace.memory_hits.extend(MemoryHit(source="episodic", ref=e["episode_id"], score=e["score"])
+                                      for e in examples)
+
+    def escalated(self, decision: EscalationDecision) -> None:
+        self.trace.escalation_rule = decision.rule
+
+    # ---- for a person taking over ----------------------------------------------------------------------
+    def summary(self, state: ConversationState) -> str:
+        intents = ", ".join(i.intent for i in state.issues) or "not yet known"
+        return (f"Customer {state.customer_id or 'not identified'} on {state.channel}; issues: {intents}; "
+                f"{state.turns} earlier turns.")
+
+    def handoff_context(self, state: ConversationState) -> dict[str, Any]:
+        return {
+            "conversation_id": state.conversation_id,
+            "issues": [{"intent": i.intent, "status": i.status,
+                        "steps": [r.model_dump(mode="json", exclude_none=True) for r in (i.run.history if i.run else [])]}
+                       for i in state.issues],
+            "intents_this_turn": [s.model_dump() for s in (self.intents.intents if self.intents else [])],
+            "signals": self.parts.signals.model_dump(),
+        }
+
+    # ---- the answer ------------------------------------------------------------------------------------
+    def _question(self, reply: Reply) -> Question | None:
+        request = self.parts.request
+        if self.parts.clarify:
+            return Question(slot="intent", kind="choice", text=reply.text,
+                            options=[c.intent for c in self.parts.clarify])
+        if request is not None and request.kind == "ask":
+            return Question(slot=request.id, kind=request.expect, text=request.text)
+        return None
+
+    def finish(self, state: ConversationState, reply: Reply, latency_ms: float) -> TurnOut:
+        request = self.parts.request
+        mode = "degraded" if self.degraded else reply.mode
+        self.trace.mode = mode
+        self.trace.latency_ms = round(latency_ms, 2)
+        return TurnOut(
+            turn_id=f"{self.conversation_id}:{self.seq:05d}", conversation_id=self.conversation_id,
+            reply=reply.text, mode=mode,
+            intents=self.intents.intents if self.intents else [],
+            customer_steps=[CustomerStepOut(step_id=request.id, instruction=request.text)]
+            if request is not None and request.kind == "customer_step" else [],
+            question=self._question(reply),
+            actions_taken=self.actions, citations=reply.citations or self.citations, informed=self.informed,
+            handoff=state.handoff if self.parts.handoff is not None else None,
+            status=state.status, trace=self.trace,
+        )
+
+
+def _summary(action: dict[str, Any]) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in action.get("args", {}).items() if not isinstance(v, (dict, list)))
+    return f"{action['tool']}({args})"

@@ -1,0 +1,176 @@
+"""The operator's OSS/BSS behind one service: tools run here, against the sandbox (a real adapter would call the
+operator's APIs instead). One replica owns the state, so every tool call is applied in one order.
+
+Errors travel back as data (ToolOutcome.error) rather than exceptions, so a policy refusal is an answer the
+playbook can branch on and never looks like a crashed replica to the caller's retry logic.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from actors.runtime.backend_cache import READS, queued_while_down, system_of
+from telco.contract.messages import Identity
+from actors.runtime.outbox import Outbox, QueuedWrite
+from telco.errors import BackendUnavailable, InvalidInput, TelcoError, error_from_dict
+from telco.sandbox import handoff_queue
+from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps
+from telco.sandbox.faults import inject_fault, list_faults
+from telco.sandbox.state import Sandbox
+from telco.tools import TOOLS
+from telco.tools.port import LocalToolPort
+
+
+class ToolOutcome(BaseModel):
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    identity: Identity
+
+
+class Chaos(BaseModel):
+    """Injected trouble for drills and tests: every tool call slowed, and/or whole systems unavailable."""
+
+    latency_ms: float = Field(default=0, ge=0, le=60_000)
+    unavailable: list[Literal["oss", "bss", "crm"]] = []  # systems that are down (telco/data/backends.yaml)
+
+
+class OssBss:
+    def __init__(self, world: str | dict[str, Any] = "demo") -> None:
+        self.sandbox = _build(world)
+        self.chaos = Chaos()
+        self.outbox = Outbox()  # writes held while their system is down (actors/runtime/outbox.py)
+
+    async def call_tool(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
+                        idempotency_key: str | None = None) -> ToolOutcome:
+        if self.chaos.latency_ms:
+            await asyncio.sleep(self.chaos.latency_ms / 1000)
+        if system_of(name) in self.chaos.unavailable:
+            if name in queued_while_down():
+                return ToolOutcome(result=self.outbox.hold(system_of(name), conversation_id, identity, name, args,
+                                                           idempotency_key), identity=identity)
+            return ToolOutcome(error=BackendUnavailable(f"the {system_of(name).upper()} system is unavailable ({name})",
+                                                      system=system_of(name), tool=name).to_dict(),
+                               identity=identity)
+        return await self._run(conversation_id, identity, name, args, idempotency_key)
+
+    async def _run(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
+                   idempotency_key: str | None) -> ToolOutcome:
+        port = LocalToolPort(self.sandbox, conversation_id, identity.verified_customer_id, identity.failed_attempts)
+        try:
+            result = await port.call(name, args, idempotency_key)
+            error = None
+        except TelcoError as err:
+            result, error = None, err.to_dict()
+        return ToolOutcome(result=result, error=error,
+                           identity=Identity(verified_customer_id=port.verified_customer_id,
+                                             failed_attempts=port.failed_identity_attempts))
+
+    # ---- sandbox administration (admin API and the scripted customer) ------------------------------------
+    async def load_world(self, spec: str | dict[str, Any]) -> dict[str, Any]:
+        self.sandbox = _build(spec)
+        self.outbox.clear()
+        w = self.sandbox.world
+        return {"customers": len(w.customers), "lines": len(w.lines), "broadband": len(w.broadband),
+                "clock": w.clock.isoformat()}
+
+    async def dump_world(self) -> str:
+        return self.sandbox.dump_json()
+
+    async def inject_fault(self, name: str, customer_id: str, service_id: str | None = None,
+                           params: dict[str, Any] | None = None) -> dict[str, Any]:
+        inject_fault(self.sandbox, name, customer_id, service_id, **(params or {}))
+        return {"fault": name, "customer_id": customer_id, "service_id": service_id}
+
+    async def apply_customer_step(self, step_id: str, customer_id: str, service_id: str | None = None) -> dict[str, Any]:
+        return apply_customer_step(self.sandbox, step_id, customer_id, service_id)
+
+    async def catalogue(self) -> dict[str, Any]:
+        return {
+            "faults": [f.model_dump(mode="json") for f in list_faults()],
+            "customer_steps": [s.model_dump(mode="json") for s in list_customer_steps()],
+            "tools": [{"name": t.name, "kind": t.kind, "description": t.description} for t in TOOLS.values()],
+        }
+
+    async def ping(self) -> str:
+        return "ok"
+
+    # ---- operations: drills, network recovery, the handoff queue -----------------------------------------
+    async def set_chaos(self, chaos: dict[str, Any]) -> dict[str, Any]:
+        self.chaos = Chaos.model_validate(chaos)
+        applied = await self.outbox.release(lambda system: system not in self.chaos.unavailable, self._apply_queued)
+        return {**self.chaos.model_dump(), "queued_writes_applied": applied}
+
+    async def _apply_queued(self, write: QueuedWrite) -> dict[str, Any]:
+        outcome = await self._run(write.conversation_id, write.identity, write.tool, write.args,
+                                  write.idempotency_key)
+        return {"result": outcome.result, "error": outcome.error}
+
+    async def restore_area(self, area_id: str) -> dict[str, Any]:
+        from telco.sandbox.recovery import restore_area
+
+        return restore_area(self.sandbox, area_id)
+
+    async def handoffs(self, op: str, *args: Any) -> Any:
+        """The handoff queue: op is list, get, claim, check_holder or resolve (telco/sandbox/handoff_queue.py)."""
+        if op == "list":
+            return [h.model_dump(mode="json") for h in handoff_queue.list_handoffs(self.sandbox, *args)]
+        fn = {"get": handoff_queue.get_handoff, "claim": handoff_queue.claim_handoff,
+              "check_holder": handoff_queue.check_holder, "resolve": handoff_queue.resolve_handoff}.get(op)
+        if fn is None:
+            raise InvalidInput(f"unknown handoff operation {op!r}")
+        return fn(self.sandbox, *args).model_dump(mode="json")
+
+
+def _build(spec: str | dict[str, Any]) -> Sandbox:
+    if spec == "demo":
+        return Sandbox.demo()
+    if isinstance(spec, dict) and set(spec) <= {"seed", "customers"} and "seed" in spec:
+        from telco.sandbox.generator import generate_world
+
+        return Sandbox(generate_world(int(spec["seed"]), customers=int(spec.get("customers", 1000))))
+    if isinstance(spec, dict) and "world_json" in spec:
+        return Sandbox.from_json(spec["world_json"])
+    raise InvalidInput("world must be \"demo\", {\"seed\": N, \"customers\": M} or {\"world_json\": \"...\"}")
+
+
+class RemoteToolPort:
+    """A ToolPort whose tools run in the OSS/BSS service behind a Serve handle (or any object with call_tool)."""
+
+    def __init__(self, service: Any, conversation_id: str, identity: Identity) -> None:
+        self.service = service
+        self.conversation_id = conversation_id
+        self.verified_customer_id = identity.verified_customer_id
+        self.failed_identity_attempts = identity.failed_attempts
+        self.calls: list[dict[str, Any]] = []  # for the turn's trace
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(verified_customer_id=self.verified_customer_id, failed_attempts=self.failed_identity_attempts)
+
+    async def call(self, name: str, args: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        who = self.verified_customer_id
+        outcome = await _invoke(self.service.call_tool, self.conversation_id, self.identity, name, args,
+                                idempotency_key)
+        self.verified_customer_id = outcome.identity.verified_customer_id
+        self.failed_identity_attempts = outcome.identity.failed_attempts
+        error = outcome.error
+        cached = READS.get(name, args, who) if error and error.get("code") == "backend_unavailable" else None
+        self.calls.append({"name": name, "kind": TOOLS[name].kind if name in TOOLS else "read", "args": args,
+                           "ok": error is None or cached is not None,
+                           "error": (error["message"] + ("; answered from cache" if cached is not None else ""))
+                           if error else None})
+        if cached is not None:
+            return cached
+        if error is not None:
+            raise error_from_dict(error)
+        READS.put(name, args, who, outcome.result or {})
+        return outcome.result or {}
+
+
+async def _invoke(method: Any, *args: Any) -> Any:
+    """Call a Serve handle method (has .remote) or a plain async method with the same arguments."""
+    if hasattr(method, "remote"):
+        return await method.remote(*args)
+    return await method(*args)

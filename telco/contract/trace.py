@@ -1,0 +1,57 @@
+"""What a turn leaves behind for an operator: which agents ran, which tools, memory hits and model calls."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from telco.contract.body import Body
+from telco.contract.messages import Mode
+
+
+class ToolTrace(Body):
+    name: str
+    kind: Literal["read", "write"]
+    ok: bool
+    args: dict[str, Any] = {}
+    error: str | None = None
+
+
+class AgentTrace(Body):
+    agent: str
+    ms: float
+    mode: Mode = "offline"
+    attempts: int = 1
+    note: str | None = None
+
+
+class MemoryHit(Body):
+    source: Literal["working", "episodic", "semantic", "graph", "procedural"]
+    ref: str
+    score: float | None = None
+
+
+class LlmCall(Body):
+    agent: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    ms: float = 0
+    outcome: Literal["ok", "repaired", "failed", "skipped"] = "ok"
+    cost_usd: float = 0  # an estimate from the price table (telco/data/llm_prices.yaml)
+    error: str | None = None  # why a call failed or was skipped (budget, open circuit, timeout, schema)
+    prompts: list[str] = []  # the registry prompt versions in its system prompt, e.g. ["dialogue@2"] (A/B splits)
+
+
+class TurnTrace(Body):
+    agents: list[AgentTrace] = []
+    tools: list[ToolTrace] = []
+    memory_hits: list[MemoryHit] = []
+    llm_calls: list[LlmCall] = []
+    llm_sequential_calls: int = 0  # LLM requests on the turn's critical path (one after another)
+    degraded_reason: str | None = None  # mode "degraded": why the offline brain answered instead of the model
+    playbook: str | None = None
+    playbook_step: str | None = None
+    escalation_rule: str | None = None
+    mode: Mode = "offline"
+    latency_ms: float = 0
