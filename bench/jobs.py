@@ -3,9 +3,9 @@
     OMP_NUM_THREADS=1 python bench/jobs.py --episodes 10000 100000 [--engine local ray]
 
 Episodes are written straight into a fresh episodes table (no embeddings: learn does not read them; not
-compacted: no vector index over null vectors), then
-`jobs.learn.learn` runs once over all of them (intent examples off: synthetic episodes have no turns), and a
-second time to show the incremental cost when nothing is new. Last line: one-line JSON summary.
+compacted: no vector index over null vectors), then `jobs.intent.learning.learn` runs once over all of them
+(intent examples off: synthetic episodes have no turns), and a second time to show the incremental cost when
+nothing is new. Last line: one-line JSON summary.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs.common import print_summary  # noqa: E402
+from jobs.common.command import print_summary  # noqa: E402
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 SHAPES = {
@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--engine", nargs="+", choices=["local", "ray"], default=["local"])
     args = ap.parse_args()
-    from jobs.learn import learn
+    from jobs.intent.learning import learn
 
     results = []
     for engine in args.engine:

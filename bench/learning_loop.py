@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs.common import print_summary  # noqa: E402
+from jobs.common.command import print_summary  # noqa: E402
 
 DEFECT = ROOT / "bench" / "data" / "planted_defect.yaml"
 
@@ -35,7 +35,7 @@ def bootstrap(uri: str) -> None:
 
 
 def activate_body(uri: str, body: dict, note: str) -> None:
-    from jobs.common import local_writer
+    from jobs.common.tables import local_writer
     from memory.procedural import ProceduralMemory
 
     store, writer = local_writer(uri)
@@ -43,7 +43,7 @@ def activate_body(uri: str, body: dict, note: str) -> None:
 
 
 def plant(uri: str) -> dict:
-    from jobs.evolve import repoint
+    from jobs.playbooks.evolve import repoint
     from telco.playbooks import load_playbooks
 
     spec = yaml.safe_load(DEFECT.read_text())
@@ -55,7 +55,7 @@ def plant(uri: str) -> dict:
 
 
 def held_out(uri: str, seed: int, n: int, desc: str) -> dict:
-    from jobs.simulate import make_client, simulate, tally
+    from jobs.common.simulation import make_client, simulate, tally
 
     with make_client(uri, None, "", "") as client:  # in-process: closed, so no episode write is left pending
         return tally(simulate(client, seed, n, desc=desc))
@@ -72,11 +72,11 @@ def main() -> None:
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
 
-    from jobs.common import local_writer
-    from jobs.evolve import evolve, top_pattern
-    from jobs.failures import failures
-    from jobs.learn import learn
-    from jobs.prompt_eval import compare
+    from jobs.common.tables import local_writer
+    from jobs.intent.learning import learn
+    from jobs.playbooks.evolve import evolve, top_pattern
+    from jobs.playbooks.failures import failures
+    from jobs.playbooks.versions import compare
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="learning-loop-"))
     live, holdout = str(work / "live"), str(work / "holdout")
@@ -116,7 +116,7 @@ def main() -> None:
         promoted = evaluation["promoted"]
     after = before
     if promoted:
-        from jobs.failures import Library
+        from jobs.common.library import Library
 
         body = Library(store).versions[(defect["playbook"], promoted)].model_dump(mode="json", exclude_none=True)
         activate_body(holdout, body, "promoted by the learning loop")

@@ -5,7 +5,7 @@ candidate version and the rest the active one, by the same sticky hash as playbo
 .arm): the same conversation gets the same version on every turn and every replica, and keeps the version it was
 first served when a split stops or a version is promoted (pinned_versions, from the conversation's state). The
 versions served are named in the trace (telco.contract.http.LlmCall.prompts, e.g. "dialogue@2") and kept on the
-conversation, so each episode says which versions served it and jobs.prompt_ab can count outcomes per version.
+conversation, so each episode says which versions served it and jobs.prompts.split can count outcomes per version.
 
 Started, decided and stopped by `python -m jobs.prompt_eval --role R --start-ab SHARE / --decide-ab [--promote]`.
 """

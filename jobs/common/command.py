@@ -1,4 +1,5 @@
-"""What every job shares: the memory it works on, progress bars, and the one-line JSON summary it ends with."""
+"""The command line every job shares: the memory option, progress bars on stderr, and the one-line JSON summary
+each job ends with on stdout."""
 from __future__ import annotations
 
 import argparse
@@ -27,24 +28,3 @@ def progress(items: Iterable[T], *, total: int | None = None, desc: str = "") ->
 def print_summary(summary: dict[str, Any]) -> None:
     """The last line of every job's stdout: one JSON object."""
     print(json.dumps(summary, sort_keys=True, default=str), flush=True)
-
-
-def local_writer(memory_uri: str):
-    from memory.store import connect
-    from memory.writer import LocalWriter
-
-    store = connect(memory_uri)
-    return store, LocalWriter(store)
-
-
-def rows_in(table: Any, column: str, values: list[str], columns: list[str], *, where: str | None = None,
-            chunk: int = 500) -> list[dict[str, Any]]:
-    """The rows whose `column` is one of `values` (and match `where`), read in chunks so each filter stays short."""
-    from memory.store import sql_str
-
-    rows: list[dict[str, Any]] = []
-    for i in range(0, len(values), chunk):
-        listed = ", ".join(sql_str(v) for v in values[i:i + chunk])
-        condition = f"{column} IN ({listed})" + (f" AND {where}" if where else "")
-        rows += table.search().where(condition).select(columns).limit(10_000_000).to_list()
-    return rows

@@ -1,20 +1,19 @@
-"""Reading episodes for the learning jobs, and what can be read off one episode without any other data."""
+"""Reading episodes for the learning jobs: the new ones a job has not learned from yet (watermark + ledger), some by
+id, or all of them; and what can be read off one episode without any other data."""
 from __future__ import annotations
 
 import json
 import re
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from memory.experiments import SERVED_PROMPTS_STEP
 from memory.store import MemoryStore, sql_str, sql_ts
 
-from jobs.common import rows_in
+from jobs.common.tables import rows_in
 
 COLUMNS = ["episode_id", "customer_id", "conversation_id", "summary", "intent", "steps", "outcome",
            "started_at", "ended_at"]
-ESCALATION_TOOLS = {"transfer_to_person", "open_ticket"}
 # Episodes may land after newer ones (the planner writes them off the reply path); a job re-reads this far back
 # from its watermark and skips what its ledger already holds.
 GRACE = timedelta(hours=1)
@@ -36,44 +35,8 @@ def steps_of(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in steps if s.get("name") != SERVED_PROMPTS_STEP]
 
 
-@lru_cache(maxsize=1)
-def _changing_customer_steps() -> frozenset[str]:
-    from telco.sandbox.customer_steps import list_customer_steps
-
-    return frozenset(s.id for s in list_customer_steps() if s.ops)
-
-
-@lru_cache(maxsize=1)
-def _write_tools() -> frozenset[str]:
-    from telco.tools import TOOLS
-
-    return frozenset(n for n, t in TOOLS.items() if t.kind == "write")
-
-
-def is_action(step: dict[str, Any]) -> bool:
-    """A step that changes the customer's world (a fix), as opposed to a look or a hand-over."""
-    name = step.get("name")
-    if name in ESCALATION_TOOLS or step.get("ok") is False:
-        return False
-    if step.get("kind") == "customer_step":
-        return name in _changing_customer_steps()
-    return step.get("kind") == "tool" and name in _write_tools()
-
-
-def fix_of(steps: list[dict[str, Any]]) -> str | None:
-    """The last action of a resolved episode: what fixed it."""
-    for step in reversed(steps):
-        if is_action(step):
-            return step["name"]
-    return None
-
-
-def cause_of(steps: list[dict[str, Any]]) -> str | None:
-    """What the customer was told about the cause (an inform notice), when the playbook named it."""
-    for step in steps:
-        if step.get("kind") == "inform":
-            return step["name"]
-    return None
+def read_all(store: MemoryStore) -> list[dict]:
+    return store.table("episodes").search().select(COLUMNS).limit(10_000_000).to_arrow().to_pylist()
 
 
 def read_new(store: MemoryStore, job: str, watermark: datetime | None, *, limit: int = 10_000_000) -> list[dict]:

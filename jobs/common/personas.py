@@ -17,7 +17,7 @@ from telco.scenarios.customer import ScriptedCustomer
 from telco.scenarios.outcome import Outcome
 from telco.scenarios.report import ScenarioResult, judge
 
-from jobs.scenario_mix import Contact, load_traffic
+from jobs.common.scenario_mix import Contact, load_traffic
 
 
 class PersonaResult(ScenarioResult):

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from telco.playbooks.expressions import holds
 from telco.playbooks.spec import Playbook, Step
 
-from jobs.episodes import ESCALATION_TOOLS
+ESCALATION_TOOLS = {"transfer_to_person", "open_ticket"}  # the tools that hand an issue to a person
 
 
 class Edge(BaseModel):

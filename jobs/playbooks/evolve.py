@@ -1,13 +1,9 @@
 """Rule-based variant generator: from the costliest playbook failure pattern, propose playbook versions that send
 the failing edge somewhere else (first where an earlier version sent it, then each step of the flow that still
 tries something), gate them on a small batch of replayed contacts of that intent, and store the best one as a
-candidate version for the full evaluation (jobs.prompt_eval).
+candidate version for the full evaluation (jobs.playbooks.versions).
 
-    python -m jobs.evolve --memory-uri ./var/memory [--pattern PATTERN_ID] [--batch 12]
-
-Prompt candidates from the report's prompt guidelines (jobs.evolve_prompts; rule-based, and reflective with a model):
-
-    python -m jobs.evolve --role dialogue [--guideline concision ...] [--batch 8] [--model scripted-guided]
+Run as `python -m jobs.evolve --memory-uri ./var/memory [--pattern PATTERN_ID] [--batch 12]`.
 """
 from __future__ import annotations
 
@@ -20,11 +16,10 @@ from telco.intents import load_intents
 from telco.playbooks.spec import Playbook
 from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
-from jobs.common import local_writer, parser, print_summary
-from jobs.failures import Library, edge_target
-from jobs.prompt_model import MODELS
-from jobs.scenario_mix import draw_contacts
-from jobs.trace import escalation_tail
+from jobs.common.library import Library
+from jobs.common.scenario_mix import draw_contacts
+from jobs.common.trace import escalation_tail
+from jobs.playbooks.failures import edge_target
 
 MAX_CANDIDATES = 6
 REPLAY_SEED = 424242
@@ -101,32 +96,3 @@ def top_pattern(store: MemoryStore, pattern_id: str | None = None) -> dict[str, 
     rows.sort(key=lambda r: (-r["cost"], -r["count"], r["pattern_id"]))
     return rows[0] if rows else None
 
-
-def main(argv: list[str] | None = None) -> None:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--pattern", default=None, help="a failure_patterns id; default: the costliest")
-    p.add_argument("--batch", type=int, default=None, help="gate batch (default: 12 playbook, 8 prompt contacts)")
-    p.add_argument("--role", help="propose a prompt candidate for this role instead of a playbook version")
-    p.add_argument("--guideline", action="append", help="--role: these guidelines (default: the failure report's)")
-    p.add_argument("--model", choices=MODELS, default=None,
-                   help="--role: the model that rewrites and gates (default: Claude when an API key is set)")
-    p.add_argument("--no-reflect", action="store_true", help="--role: rule-based candidate only")
-    args = p.parse_args(argv)
-    store, writer = local_writer(args.memory_uri)
-    if args.role:
-        from jobs.evolve_prompts import evolve_prompt
-        from jobs.prompt_model import model_source
-
-        source = model_source(args.model, f"gating a {args.role} prompt candidate")
-        print_summary(evolve_prompt(store, writer, args.role, source, names=args.guideline, batch=args.batch or 8,
-                                    reflective=not args.no_reflect))
-        return
-    pattern = top_pattern(store, args.pattern)
-    if pattern is None:
-        print_summary({"job": "evolve", "pattern": None, "candidates": 0, "stored": None})
-        return
-    print_summary(evolve(store, writer, pattern, batch=args.batch or 12))
-
-
-if __name__ == "__main__":
-    main()

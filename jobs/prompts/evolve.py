@@ -1,6 +1,6 @@
 """Prompt candidates from the failure report: the role's active prompt with the guidelines the report proposes
 for it, gated on a small batch of replayed contacts before it is stored as a candidate in the prompt registry
-(for the full evaluation, jobs.prompt_eval --role). Run through jobs.evolve:
+(for the full evaluation, jobs.prompts.versions). Run through jobs.evolve:
 
     python -m jobs.evolve --role dialogue [--guideline concision ...] [--batch 8] [--model scripted-guided]
 
@@ -20,13 +20,19 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from actors.planner.llm_context import RolePrompts
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore
 from telco.prompt_guidelines import GuidelineBook, load_guidelines, with_guidelines
 
-from jobs.prompt_model import ModelSource
-from jobs.prompt_replay import PinnedPrompts, replay, replay_memory
-from jobs.prompt_versions import success, teach
+from jobs.common.episodes import read_all
+from jobs.common.library import Library
+from jobs.common.runs import FAILED, runs_of
+from jobs.common.scenario_mix import draw_contacts
+from jobs.prompts.guideline_rules import proposed_guidelines, system_turns
+from jobs.prompts.model_source import ModelSource
+from jobs.prompts.replay import PinnedPrompts, replay, replay_memory
+from jobs.prompts.versions import success, teach
 
 REPLAY_SEED = 626262
 TRACES = 3  # failed conversations shown to the reflective rewrite
@@ -40,11 +46,11 @@ class RewrittenPrompt(BaseModel):
 
 
 def proposed(store: MemoryStore, role: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """(guideline names, failed rows) the failure analysis proposes for `role` now."""
-    from jobs.failures import FAILED, analyse
-
-    _, facts = analyse(store)
-    names = [g["guideline"] for g in facts["guidelines"] if g["role"] == role]
+    """(guideline names, failed rows) the failure report (jobs.playbooks.failures) proposes for `role` now."""
+    rows = read_all(store)
+    runs = runs_of(rows, Library(store), desc="failures")
+    guidelines = proposed_guidelines(store, [r for r in rows if r["outcome"] in FAILED], runs)
+    names = [g["guideline"] for g in guidelines if g["role"] == role]
     failed = store.table("episodes").search().where(
         "outcome IN (" + ", ".join(f"'{o}'" for o in FAILED) + ")").select(["conversation_id"]).limit(
         TRACES * 10).to_list()
@@ -100,11 +106,6 @@ def reflect(source: ModelSource, role: str, current: str, names: list[str], trac
 
 def evolve_prompt(store: MemoryStore, writer, role: str, source: ModelSource, *, names: list[str] | None = None,
                   batch: int = 8, reflective: bool = True, replay_uri: str | None = None) -> dict[str, Any]:
-    from actors.planner.llm_context import RolePrompts
-
-    from jobs.guideline_rules import system_turns
-    from jobs.scenario_mix import draw_contacts
-
     book = load_guidelines()
     failed: list[dict[str, Any]] = []
     if names is None:

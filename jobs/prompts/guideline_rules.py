@@ -1,7 +1,8 @@
-"""The failure report's prompt-guideline rules: what the failed conversations' replies say about the prompts.
+"""The failure report's prompt-guideline rules: what the failed runs and their conversations' replies say about the
+prompts.
 
-Read from the turns log (every system turn keeps the API's answer: reply, citations, question) of the
-conversations behind failed episodes:
+Failed runs that took more than LONG_RUN_STEPS steps -> concision. Then, read from the turns log (every system turn
+keeps the API's answer: reply, citations, question) of the conversations behind failed episodes:
 - long replies (mean words above the threshold) -> concision;
 - an opening reply that does not acknowledge the customer's situation -> acknowledgement;
 - low context use: a question asked again after the customer had answered it, or an answering turn that found
@@ -17,7 +18,10 @@ from typing import Any
 from memory.store import MemoryStore
 from telco.prompt_guidelines import ConversationReplies, GuidelineBook, load_guidelines, read_replies
 
-from jobs.common import rows_in
+from jobs.common.runs import Run
+from jobs.common.tables import rows_in
+
+LONG_RUN_STEPS = 14  # failed runs longer than this suggest a concision guideline
 
 
 def system_turns(store: MemoryStore, conversation_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -63,3 +67,14 @@ def reply_guidelines(store: MemoryStore, failed: list[dict[str, Any]], have: set
             out.append({"kind": "prompt_guideline", "role": role, "guideline": name, "share": round(share, 4),
                         "why": f"{hit} of {len(reads)} failed conversations: {book.guidelines[name].why}"})
     return out
+
+
+def proposed_guidelines(store: MemoryStore, failed: list[dict[str, Any]], runs: list[Run]) -> list[dict[str, Any]]:
+    """Every guideline the failure report proposes: concision from long failed runs (hand-overs the situation
+    called for are not failures), then the reply rules over the conversations of the `failed` episodes."""
+    long_runs = sum(1 for r in runs if r.failed and len(r.steps) > LONG_RUN_STEPS)
+    out = []
+    if long_runs:
+        out.append({"kind": "prompt_guideline", "role": "dialogue", "guideline": "concision",
+                    "why": f"{long_runs} failed runs took more than {LONG_RUN_STEPS} steps"})
+    return out + reply_guidelines(store, failed, have={g["guideline"] for g in out})

@@ -5,7 +5,7 @@ One batch: `messages.batches.create` with a request per transcript (custom_id "<
 forced), `retrieve` polled until the batch has ended, then `results` read (JSONL, in any order). Each answer is
 validated with pydantic (JudgeScores); errored, expired, canceled and unreadable entries are counted, never
 raised. Tokens and cost are accounted at the batch price. The judge reports next to the offline metrics; it does
-not decide promotion (the offline end-state and reply-standard test does, see jobs.prompt_versions).
+not decide promotion (the offline end-state and reply-standard test does, see jobs.prompts.versions).
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from telco.data import JUDGE_RUBRIC_FILE
 from telco.llm.exchange import usage_tokens
 from telco.llm.prices import cached_prices
 from telco.llm.structured import decision_tool, read_input
 
-from jobs.prompt_model import ModelSource
-from telco.data import JUDGE_RUBRIC_FILE
+from jobs.prompts.model_source import ModelSource
 
 RUBRIC_FILE = JUDGE_RUBRIC_FILE
 TOOL = "judge_scores"

@@ -23,8 +23,9 @@ from typing import Any
 from memory.store import MemoryStore
 from telco.prompt_guidelines import ConversationReplies, load_guidelines, read_replies
 
-from jobs.common import progress
-from jobs.prompt_model import ModelSource
+from jobs.common.command import progress
+from jobs.common.library import Library
+from jobs.prompts.model_source import ModelSource
 
 
 class PinnedPrompts:
@@ -38,7 +39,8 @@ class PinnedPrompts:
 
 
 class RecordingClient:
-    """A ScenarioClient (actors.runtime.local.LocalClient) that keeps every turn the system returned, per conversation."""
+    """A ScenarioClient (actors.runtime.local.LocalClient) that keeps every turn the system returned, per
+    conversation."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -121,8 +123,6 @@ def copy_active_playbooks(source: MemoryStore, target_uri: str) -> int:
     from memory.procedural import ProceduralMemory
     from memory.store import connect
     from memory.writer import LocalWriter
-
-    from jobs.failures import Library
 
     lib = Library(source)
     store = connect(target_uri)

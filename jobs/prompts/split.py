@@ -10,9 +10,9 @@ Claude path sticky per conversation (actors.planner.prompt_split). Each episode 
 its conversation (a "served_prompts" note step); an episode counts for the arm whose version of the role alone
 served it (a conversation keeps the version it was first served, so only conversations older than that rule can
 have seen both; they count for neither), and it succeeds when it ended
-resolved. The decision is jobs.ab.decide (minimum sample per arm, one-sided z-test against a margin); promotion
+resolved. The decision is jobs.common.ab.decide (minimum sample per arm, one-sided z-test against a margin); promotion
 activates the candidate in the prompt registry (which keeps the history) and stops the split. Every start and
-decision is logged in job_state ("prompt_eval").
+decision is logged in job_state ("prompt_eval", jobs.common.decisions).
 """
 from __future__ import annotations
 
@@ -24,13 +24,12 @@ from memory.experiments import SERVED_PROMPTS_STEP, Experiments, prompt_subject
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc, sql_ts
 
-from jobs.ab import MARGIN, MIN_PER_ARM, decide
+from jobs.common.ab import MARGIN, MIN_PER_ARM, decide
+from jobs.common.decisions import EVAL_JOB, log_decision
 
 
 def start_prompt_ab(store: MemoryStore, writer, role: str, candidate: int, share: float) -> dict[str, Any]:
     """Serve `candidate` of `role` to `share` of new conversations next to the active version."""
-    from jobs.prompt_eval import JOB, _log_decision
-
     registry = PromptRegistry(store, writer)
     control, cand = registry.active(role).version, registry.get(role, candidate).version
     if cand == control:
@@ -38,8 +37,8 @@ def start_prompt_ab(store: MemoryStore, writer, role: str, candidate: int, share
     experiment_id = Experiments(store, writer).start(prompt_subject(role), control, cand, share)
     entry = {"at": now_utc().isoformat(), "role": role, "experiment": experiment_id, "share": share,
              "control_version": control, "candidate_version": cand}
-    _log_decision(store, writer, entry)
-    return {"job": JOB, **entry}
+    log_decision(store, writer, entry)
+    return {"job": EVAL_JOB, **entry}
 
 
 def served_outcomes(store: MemoryStore, role: str, versions: tuple[int, int], since) -> dict[int, tuple[int, int]]:
@@ -60,8 +59,6 @@ def served_outcomes(store: MemoryStore, role: str, versions: tuple[int, int], si
 def decide_prompt_ab(store: MemoryStore, writer, role: str, *, promote: bool = False,
                      min_per_arm: int = MIN_PER_ARM, margin: float = MARGIN) -> dict[str, Any]:
     """Decide the running split on `role` from served episodes; promotion activates the candidate and ends it."""
-    from jobs.prompt_eval import JOB, _log_decision
-
     experiments = Experiments(store, writer)
     running = [e for e in experiments.running() if e["playbook"] == prompt_subject(role)]
     if not running:
@@ -83,5 +80,5 @@ def decide_prompt_ab(store: MemoryStore, writer, role: str, *, promote: bool = F
     entry = {"at": now_utc().isoformat(), "role": role, "experiment": e["experiment_id"],
              "control_version": control, "candidate_version": cand, "decision": decision.model_dump(),
              "promoted": promoted}
-    _log_decision(store, writer, entry)
-    return {"job": JOB, **entry}
+    log_decision(store, writer, entry)
+    return {"job": EVAL_JOB, **entry}

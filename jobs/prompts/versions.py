@@ -2,9 +2,9 @@
 evidence says so. Run through jobs.prompt_eval:
 
     python -m jobs.prompt_eval --role dialogue --candidate 3 --replay 200 [--promote] [--model scripted-guided]
-    python -m jobs.prompt_eval --role dialogue --rollback     # also stops a running split (jobs.prompt_ab)
+    python -m jobs.prompt_eval --role dialogue --rollback     # also stops a running split (jobs.prompts.split)
 
-Both arms replay the same contacts (jobs.scenario_mix) through the Claude path (jobs.prompt_replay), once with
+Both arms replay the same contacts (jobs.common.scenario_mix) through the Claude path (jobs.prompts.replay), once with
 each version of the role's prompt. A prompt needs a model: Claude with an API key, or `--model scripted-guided`
 (a scripted model that follows the guidelines its prompt carries: a wiring check, never a Claude figure);
 without either the job stops with a clear error.
@@ -12,25 +12,31 @@ without either the job stops with a clear error.
 Offline metrics per arm: end state reached, turns, escalation correct (as for playbooks), and the reply numbers a
 prompt changes (mean reply words, replies within the word limit, openings that acknowledge the customer, turns
 with knowledge whose reply cites it, questions asked again, the reply standard of telco/data/prompt_guidelines.yaml).
-The decision (jobs.ab.decide: minimum sample, one-sided z-test against a margin) counts a conversation as a
+The decision (jobs.common.ab.decide: minimum sample, one-sided z-test against a margin) counts a conversation as a
 success when it reached its end state AND met the reply standard: the end state stays the floor a prompt cannot
 trade away, and the reply standard is what a prompt can change. No family may resolve less often than before.
-With a model, the LLM judge (jobs.judge) scores every conversation of both arms in one Message Batch; its scores
+With a model, the LLM judge (jobs.prompts.judge) scores every conversation of both arms in one Message Batch; its scores
 are reported next to the offline metrics and do not decide. Promotion and rollback go through the prompt registry
-(memory.prompts, versions kept with their history and metrics); each decision is logged in job_state.
+(memory.prompts, versions kept with their history and metrics); each decision is logged in job_state
+(jobs.common.decisions).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from actors.planner.llm_context import RolePrompts
 from memory.experiments import Experiments, prompt_subject
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc
 from telco.prompt_guidelines import load_guidelines
 
-from jobs.ab import MARGIN, MIN_PER_ARM, decide, families_worse
-from jobs.prompt_model import ModelSource
-from jobs.prompt_replay import PinnedPrompts, Replayed, llm_usage, replay, replay_memory, reply_metrics
+from jobs.common.ab import MARGIN, MIN_PER_ARM, decide, families_worse
+from jobs.common.decisions import EVAL_JOB, log_decision
+from jobs.common.offline_metrics import summarise
+from jobs.common.scenario_mix import draw_contacts
+from jobs.prompts.judge import judge_arms, transcript_text
+from jobs.prompts.model_source import ModelSource
+from jobs.prompts.replay import PinnedPrompts, Replayed, llm_usage, replay, replay_memory, reply_metrics
 
 REPLAY_SEED = 616161
 
@@ -47,15 +53,11 @@ def success(r: Replayed) -> bool:
 
 
 def arm_metrics(runs: list[Replayed]) -> dict[str, Any]:
-    from jobs.prompt_eval import summarise
-
     return {**summarise([r.result for r in runs]), **reply_metrics(runs), "successes": sum(map(success, runs)),
             **llm_usage(runs)}
 
 
 def judge_texts(runs: list[Replayed]) -> list[str]:
-    from jobs.judge import transcript_text
-
     return [transcript_text(r.exchanges(), f"family: {r.result.family}; end state reached: "
                                            f"{'yes' if r.result.passed else 'no'}") for r in runs]
 
@@ -64,12 +66,7 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
                     replay_n: int = 200, seed: int = REPLAY_SEED, promote: bool = False,
                     min_per_arm: int = MIN_PER_ARM, margin: float = MARGIN, judge: bool = True,
                     replay_uri: str | None = None) -> dict[str, Any]:
-    """`replay_uri`: where the replayed conversations live; default a scratch memory (prompt_replay)."""
-    from actors.planner.llm_context import RolePrompts
-
-    from jobs.prompt_eval import JOB, _log_decision
-    from jobs.scenario_mix import draw_contacts
-
+    """`replay_uri`: where the replayed conversations live; default a scratch memory (jobs.prompts.replay)."""
     registry = PromptRegistry(store, writer)
     control, cand = registry.active(role), registry.get(role, candidate)
     if cand.version == control.version:
@@ -87,8 +84,6 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
     worse = families_worse(a, b)
     judged = batch = None
     if judge:
-        from jobs.judge import judge_arms
-
         scores, batch = judge_arms(source, {"control": judge_texts(control_runs),
                                             "candidate": judge_texts(cand_runs)})
         judged = {arm: s.model_dump() for arm, s in scores.items()}
@@ -104,20 +99,18 @@ def compare_prompts(store: MemoryStore, writer, role: str, candidate: int, sourc
     entry = {"at": now_utc().isoformat(), "role": role, "model": source.name, "control_version": control.version,
              "candidate_version": cand.version, "control": a, "candidate": b, "decision": decision.model_dump(),
              "families_worse": worse, "judge": judged, "judge_batch": batch, "promoted": promoted}
-    _log_decision(store, writer, entry)
-    return {"job": JOB, **entry}
+    log_decision(store, writer, entry)
+    return {"job": EVAL_JOB, **entry}
 
 
 def rollback_prompt(store: MemoryStore, writer, role: str) -> dict[str, Any]:
-    from jobs.prompt_eval import JOB, _log_decision
-
     registry = PromptRegistry(store, writer)
     before = registry.active(role).version
     Experiments(store, writer).stop(prompt_subject(role))  # a split against the version rolled back from ends too
     now = registry.rollback(role)
     entry = {"at": now_utc().isoformat(), "role": role, "rolled_back_from": before, "active": now.version}
-    _log_decision(store, writer, entry)
-    return {"job": JOB, **entry}
+    log_decision(store, writer, entry)
+    return {"job": EVAL_JOB, **entry}
 
 
 def newest_candidate(store: MemoryStore, writer, role: str) -> int:

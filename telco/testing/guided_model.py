@@ -6,8 +6,8 @@ system prompt it receives, so a test fails if a candidate prompt does not actual
 - without the acknowledgement guideline it drops the template's opening acknowledgement; with it, it makes sure
   the reply opens with one;
 - without the history guideline it drops the knowledge passage's [n] markers.
-It also plays the LLM judge of jobs.judge (forced tool `judge_scores`: scores read off the transcript it is sent)
-and the reflective rewriter of jobs.evolve_prompts (forced tool `rewritten_prompt`: the prompt it was given with
+It also plays the LLM judge of jobs.prompts.judge (forced tool `judge_scores`: scores read off the transcript it is
+sent) and the reflective rewriter of jobs.prompts.evolve (forced tool `rewritten_prompt`: the prompt it was given with
 a section answering the failure signals it was shown).
 Replacing Claude by this shows the prompt-evaluation path is wired end to end; it measures nothing about Claude.
 """

@@ -218,7 +218,7 @@ def test_prompts_come_from_the_registry_with_the_customers_own_resolved_episodes
 
 def test_a_prompt_split_serves_the_candidate_text_and_the_trace_and_episode_name_the_version(memory_uri):
     from actors.planner.llm_context import RolePrompts, file_prompt
-    from jobs.prompt_ab import start_prompt_ab
+    from jobs.prompts.split import start_prompt_ab
     from memory.experiments import Experiments, arm, prompt_subject
     from memory.prompts import PromptRegistry
     from memory.store import connect

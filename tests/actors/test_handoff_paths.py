@@ -9,9 +9,9 @@ import pytest
 
 from actors.runtime.local import LocalClient
 from telco.contract.principal import Principal
-from jobs.failures import failures
-from jobs.personas import run_contact
-from jobs.scenario_mix import Contact
+from jobs.common.personas import run_contact
+from jobs.common.scenario_mix import Contact
+from jobs.playbooks.failures import failures
 from memory.bootstrap import memory_bootstrap
 from memory.store import connect
 from telco.contract.http import MessageIn, NewConversation
@@ -65,8 +65,8 @@ def test_escalated_episodes_record_why_and_correct_handoffs_are_not_failures(cli
 
 
 def test_a_wrong_date_of_birth_gets_another_try_before_a_person(client):
-    """The wrong_details_first persona (jobs/personas.py) is verified on its second try; the retries are bounded by
-    policy.yaml identity.max_failed_attempts, after which a person takes over."""
+    """The wrong_details_first persona (jobs/common/personas.py) is verified on its second try; the retries are
+    bounded by policy.yaml identity.max_failed_attempts, after which a person takes over."""
     scenario = next(s for s in load_scenarios() if s.id == "data-limit-refuel")
     contact = Contact(scenario=scenario, persona="wrong_details_first", template_id="test")
     result = run_contact(contact, client, random.Random(7))

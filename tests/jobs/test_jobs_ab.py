@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from jobs.ab import decide
+from jobs.common.ab import decide
 from memory.experiments import arm
 
 

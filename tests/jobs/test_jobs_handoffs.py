@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jobs.failures import failures
+from jobs.playbooks.failures import failures
 from memory.episodic import Episode, EpisodicMemory
 from memory.procedural import ProceduralMemory
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jobs.evolve import repoint
-from jobs.failures import failures
-from jobs.learn import learn
+from jobs.playbooks.evolve import repoint
+from jobs.playbooks.failures import failures
+from jobs.intent.learning import learn
 from memory.episodic import Episode, EpisodicMemory
 from memory.graph import KnowledgeGraph
 from memory.procedural import ProceduralMemory

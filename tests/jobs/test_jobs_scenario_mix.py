@@ -1,7 +1,7 @@
 """Simulated contacts are reproducible from a seed and come from the fault catalogue on generated worlds."""
 from __future__ import annotations
 
-from jobs.scenario_mix import draw_contacts, load_traffic
+from jobs.common.scenario_mix import draw_contacts, load_traffic
 from telco.sandbox.faults import list_faults
 
 

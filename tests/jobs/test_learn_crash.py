@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jobs.learn import learn
+from jobs.intent.learning import learn
 from memory.episodic import Episode, EpisodicMemory
 from memory.graph import KnowledgeGraph
 from memory.procedural import ProceduralMemory

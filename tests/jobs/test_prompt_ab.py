@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from actors.planner.llm_context import RolePrompts, file_prompt
-from jobs.prompt_ab import decide_prompt_ab, start_prompt_ab
+from jobs.prompts.split import decide_prompt_ab, start_prompt_ab
 from jobs.prompt_eval import main
 from memory.experiments import SERVED_PROMPTS_STEP, Experiments, experiment_variants, prompt_subject
 from memory.prompts import PromptRegistry

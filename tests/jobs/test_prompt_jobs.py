@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jobs.evolve_prompts import evolve_prompt
-from jobs.failures import analyse
-from jobs.prompt_model import scripted_source
-from jobs.prompt_versions import compare_prompts, rollback_prompt
+from jobs.playbooks.failures import analyse
+from jobs.prompts.evolve import evolve_prompt
+from jobs.prompts.model_source import scripted_source
+from jobs.prompts.versions import compare_prompts, rollback_prompt
 from memory.bootstrap import load_role_prompts, memory_bootstrap
 from memory.episodic import Episode, EpisodicMemory
 from memory.procedural import ProceduralMemory
@@ -157,9 +157,9 @@ def test_a_rewrite_that_drops_a_policy_line_falls_back_to_the_rule_based_candida
 
 
 def test_the_replay_memory_runs_the_evaluated_memorys_active_playbooks(store, writer, tmp_path):
-    from jobs.evolve import repoint
-    from jobs.failures import Library
-    from jobs.prompt_replay import copy_active_playbooks
+    from jobs.playbooks.evolve import repoint
+    from jobs.common.library import Library
+    from jobs.prompts.replay import copy_active_playbooks
     from telco.playbooks import load_playbooks
 
     ProceduralMemory(store, writer).load_playbooks()

@@ -1,8 +1,9 @@
 """A/B experiments on playbook versions: the technical agent's sticky split, and the decision from served runs."""
 from __future__ import annotations
 
-from jobs.evolve import repoint
-from jobs.prompt_eval import decide_ab, rollback, start_ab
+from jobs.playbooks.evolve import repoint
+from jobs.playbooks.split import decide_ab, start_ab
+from jobs.playbooks.versions import rollback
 from memory.experiments import Experiments, experiment_variants
 from memory.procedural import ProceduralMemory
 from telco.playbooks import load_playbooks

@@ -7,8 +7,8 @@ import asyncio
 import anthropic
 import pytest
 
-from jobs.judge import BATCH_PRICE, TOOL, judge_arms, judge_request, transcript_text
-from jobs.prompt_model import scripted_source
+from jobs.prompts.judge import BATCH_PRICE, TOOL, judge_arms, judge_request, transcript_text
+from jobs.prompts.model_source import scripted_source
 from telco.testing.loopback import serve
 from telco.llm.prices import cached_prices
 from telco.testing.scripted_api import ScriptedMessagesApi, expired, server_error, text, tool_use

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.evolve_prompts import check_rewrite
-from jobs.prompt_model import NeedsModel, model_source
+from jobs.prompts.evolve import check_rewrite
+from jobs.prompts.model_source import NeedsModel, model_source
 from telco.config import Settings
 from telco.prompt_guidelines import acknowledges, carried, load_guidelines, read_replies, with_guidelines
 from telco.testing.guided_model import PADDING, guided_reply, guided_text
