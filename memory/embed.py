@@ -15,7 +15,7 @@ import numpy as np
 
 from telco.errors import InvalidInput
 
-DIM = 384
+DIM = 384  # the model's output, and so the width of every vector column in memory (memory/store.py)
 MAX_TEXT_CHARS = 8_000  # the model reads 256 word pieces; longer input only costs tokenizer time
 
 

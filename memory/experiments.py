@@ -33,6 +33,10 @@ def prompt_subject(role: str) -> str:
     return f"prompt:{role}"
 
 
+# Serving re-reads the running experiments at most this often, so an experiment started or stopped reaches every
+# replica within it (playbook experiments in the technical agent, prompt experiments on the Claude path).
+REFRESH_S = 30.0
+
 # The episode step (kind "note") listing the prompt versions that served a conversation (actors.planner.planner.episode_of).
 SERVED_PROMPTS_STEP = "served_prompts"
 
@@ -41,7 +45,7 @@ def read_running(store: MemoryStore) -> list[dict[str, Any]]:
     return store.table("experiments").search().where("status = 'running'").limit(1000).to_list()
 
 
-def running_reader(store: MemoryStore, refresh_s: float = 30.0,
+def running_reader(store: MemoryStore, refresh_s: float = REFRESH_S,
                    clock: Callable[[], float] = time.monotonic) -> Callable[[], list[dict[str, Any]]]:
     """() -> the running experiments, re-read from the table at most every `refresh_s` (serving reads it per turn)."""
     cache: dict[str, Any] = {"at": float("-inf"), "running": []}
@@ -83,7 +87,7 @@ class Experiments:
 VariantSource = Callable[[str, dict, Any], dict]
 
 
-def experiment_variants(memory_uri: str, refresh_s: float = 30.0) -> VariantSource:
+def experiment_variants(memory_uri: str, refresh_s: float = REFRESH_S) -> VariantSource:
     """For the technical agent: (conversation id, active books, run in progress) -> the books this conversation
     uses. Experiments and candidate bodies are re-read every `refresh_s`."""
     from telco.playbooks.spec import Playbook

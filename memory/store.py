@@ -16,15 +16,15 @@ import lancedb
 import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree, HnswSq
 
+from memory.embed import DIM
 from telco.errors import InvalidInput, NotFound
 
 DEFAULT_URI = "./var/memory"
-EMBED_DIM = 384
 # Below this many rows a flat scan is fast enough and an ANN index would be trained on too little data.
 VECTOR_INDEX_THRESHOLD = 20_000
 
 Ts = pa.timestamp("us", tz="UTC")
-Vec = pa.list_(pa.float32(), EMBED_DIM)
+Vec = pa.list_(pa.float32(), DIM)  # sized by the embedding model's output
 Str = pa.string()
 StrList = pa.list_(pa.string())
 

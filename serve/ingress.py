@@ -25,6 +25,7 @@ from telco.contract.http import (
     MessageIn, NewConversation, ReadyOut, TurnOut,
 )
 from serve.auth import KeyRing, RateLimiter, require_admin
+from serve.deploy_config import deployment_options
 from actors.runtime.errors import as_telco_error
 from serve.errors import install_error_handlers
 from serve.limits import BodySizeLimit
@@ -188,7 +189,8 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
     return app
 
 
-@serve.deployment(name="Ingress", max_ongoing_requests=128, ray_actor_options={"num_cpus": 0.2})
+# serve/config.yaml's numbers also when the ingress is bound on its own (the HTTP tests), not only through serve/app.py.
+@serve.deployment(name="Ingress", **deployment_options("Ingress"))
 @serve.ingress()
 class Ingress:
     """Serve deployment around create_app; `planner` and `oss_bss` are DeploymentHandles (bound by serve/app.py)."""

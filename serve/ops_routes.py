@@ -8,7 +8,8 @@ from typing import Annotated, Any, Awaitable, Callable, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
-from actors.operations.handoffs import ClaimIn, HandoffDetail, HandoffItem, PersonReplyIn, ResolveIn
+from actors.operations.handoffs import MAX_PERSON_CHARS, ClaimIn, HandoffDetail, HandoffItem, PersonReplyIn, ResolveIn
+from actors.operations.monitor import ALERTS_PAGE, RECENT_ALERTS
 from telco.contract.principal import Principal
 from actors.runtime.oss_bss import Chaos
 from telco.contract.http import TurnOut
@@ -51,20 +52,20 @@ def ops_routers(planner: Any, oss_bss: Any, caller: Callable[..., Awaitable[Prin
     @handoffs.post("/{handoff_id}/reply", response_model=TurnOut,
                    summary="write to the customer; the reply becomes a turn of their conversation")
     async def reply(principal: Operator, handoff_id: HandoffId, body: PersonReplyIn,
-                    person: str | None = Query(default=None, max_length=80)) -> Any:
+                    person: str | None = Query(default=None, max_length=MAX_PERSON_CHARS)) -> Any:
         return await desk("reply", handoff_id, person or principal.key_id, body.text)
 
     @handoffs.post("/{handoff_id}/resolve", response_model=HandoffItem,
                    summary="close the handoff; the outcome is written to episodic memory")
     async def resolve(principal: Operator, handoff_id: HandoffId, body: ResolveIn = Body(default_factory=ResolveIn),
-                      person: str | None = Query(default=None, max_length=80)) -> Any:
+                      person: str | None = Query(default=None, max_length=MAX_PERSON_CHARS)) -> Any:
         return await desk("resolve", handoff_id, person or principal.key_id, body)
 
     ops = APIRouter(prefix="/v1/ops", tags=["operations"], responses=responses)
 
     @ops.get("/alerts", summary="the monitor's alerts, newest first (agent, metric, window, severity)")
     async def alerts(_: Operator, severity: Literal["warning", "critical"] | None = None,
-                     limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+                     limit: int = Query(default=ALERTS_PAGE, ge=1, le=RECENT_ALERTS)) -> list[dict[str, Any]]:
         return await remote(planner.operations.remote("alerts", severity, limit))
 
     @ops.get("/incidents", summary="area incidents, newest first; open ones are rechecked against the network")

@@ -16,12 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.errors import InvalidInput
 from telco.data import LLM_PRICES_FILE
 
-# The API schema's own cap on a message (telco.contract.http.MAX_MESSAGE_CHARS; a test keeps the two equal). Settings may
-# only lower it: telco is the domain kernel and does not import the HTTP layer.
-MAX_MESSAGE_CHARS = 4000
 _GROUPS = ("limits", "serve", "anthropic")
 
 Role = Literal["customer", "operations", "admin"]
@@ -73,6 +71,7 @@ _DEV_KEY_VALUES = frozenset(k.key.get_secret_value() for k in DEV_API_KEYS)
 class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The API schema's own cap (telco/contract/limits.py) is the most a deployment may allow; it may only lower it.
     max_message_chars: int = Field(default=MAX_MESSAGE_CHARS, ge=1, le=MAX_MESSAGE_CHARS)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     rate_per_minute: int = Field(default=600, ge=1)

@@ -5,7 +5,7 @@ from functools import lru_cache
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from telco.data import INTENTS_FILE
 
 
@@ -22,11 +22,37 @@ class IntentSpec(BaseModel):
     kb_docs: list[str] = []  # knowledge-base document ids that usually answer this intent's questions
 
 
+class IntentThresholds(BaseModel):
+    """How sure a reading must be before the planner acts on it (the `thresholds` section of intents.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    clarify_below: float = Field(gt=0, le=1)
+    clarify_options: int = Field(ge=2)  # a choice needs two
+    unsure_below: float = Field(ge=0, le=1)
+    secondary_min: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "IntentThresholds":
+        # A reading too weak to act on alone cannot be strong enough to skip the clarifying question.
+        if self.unsure_below > self.clarify_below:
+            raise ValueError(f"unsure_below ({self.unsure_below}) must not exceed clarify_below ({self.clarify_below})")
+        return self
+
+
+@lru_cache(maxsize=1)
+def _catalogue_file() -> dict:
+    return yaml.safe_load(INTENTS_FILE.read_text())
+
+
 @lru_cache(maxsize=1)
 def load_intents() -> dict[str, IntentSpec]:
-    raw = yaml.safe_load(INTENTS_FILE.read_text())["intents"]
-    specs = [IntentSpec.model_validate(item) for item in raw]
+    specs = [IntentSpec.model_validate(item) for item in _catalogue_file()["intents"]]
     return {s.id: s for s in specs}
+
+
+@lru_cache(maxsize=1)
+def intent_thresholds() -> IntentThresholds:
+    return IntentThresholds.model_validate(_catalogue_file()["thresholds"])
 
 
 def conflicting_pair(intents: list[str]) -> tuple[str, str] | None:

@@ -18,6 +18,7 @@ from actors.runtime.retry import call_agent
 from telco.errors import InvalidInput, NotFound
 
 FEEDBACK_WAIT_S, FEEDBACK_TRIES = 0.1, 20  # the episode is written off the reply's path, maybe still in flight
+EXAMPLES_K = 3  # resolved episodes shown to the Claude path's planning prompt as examples
 
 
 class EpisodeService:
@@ -66,7 +67,7 @@ class EpisodeService:
             update["outcome"] = "unresolved"  # the customer says it is not fixed: that outcome is what we learn from
         await asyncio.to_thread(self.episodic.record, ep.model_copy(update=update))
 
-    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[dict[str, Any]]:
+    async def examples(self, customer_id: str, text: str, k: int = EXAMPLES_K) -> list[dict[str, Any]]:
         """This customer's resolved episodes most like `text`: {episode_id, score, text (one line)} each."""
         hits = await asyncio.to_thread(self.episodic.similar, customer_id, text, k=k, outcome="resolved")
         return [{"episode_id": h.episode.episode_id, "score": round(h.score, 4),
@@ -95,7 +96,7 @@ class RemoteEpisodes:
     async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None:
         await call_agent(self.handle.feedback, episode_id, customer_id, csat, resolved)
 
-    async def examples(self, customer_id: str, text: str, k: int = 3) -> list[dict[str, Any]]:
+    async def examples(self, customer_id: str, text: str, k: int = EXAMPLES_K) -> list[dict[str, Any]]:
         found, _ = await call_agent(self.handle.examples, customer_id, text, k)
         return found
 

@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.contract.messages import IntentRequest, IntentResult, IntentScore, SlotRequest, SlotResult
 from telco.errors import InvalidInput
 from telco.intents import load_intents
@@ -46,7 +47,6 @@ from telco.data import INTENT_CALIBRATION_FILE, INTENT_DEV_FILE
 
 CALIBRATION_FILE = INTENT_CALIBRATION_FILE
 DEV_FILE = INTENT_DEV_FILE  # development messages: choose the scorer, feed the calibration
-MAX_TEXT_CHARS = 4_000  # longer messages are classified on their start; the API limits length well below this
 Method = Literal["knn", "centroid", "blend"]
 # What --calibrate compares: (method, k). knn averages the k closest examples of each intent; blend is the mean
 # of the centroid score and that; k is unused for centroids.
@@ -69,8 +69,10 @@ class Calibration(BaseModel):
     k: int = Field(ge=0)
     temperature: float = Field(gt=0)
     none_score: float
-    # A clause raises an intent of its own only at or above this confidence (chosen on the dev messages).
-    multi_intent_threshold: float = Field(default=0.8, ge=0, le=1)
+    # A clause raises an intent of its own only at or above this confidence. Chosen on the dev messages once the
+    # scorer is fitted (intent_eval.choose_multi_intent_threshold), so it is None only in between; the stored file
+    # always holds it (load_calibration checks) and is its one definition.
+    multi_intent_threshold: float | None = Field(default=None, ge=0, le=1)
     examples_digest: str  # which examples, out-of-scope and development messages the fit saw
     fitted_on: dict[str, int] = {}
     metrics: dict[str, float] = {}
@@ -124,8 +126,12 @@ def examples_digest(examples: Sequence[tuple[str, str]], data: FitData) -> str:
 def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
     p = Path(path)
     if not p.exists():
-        raise InvalidInput(f"intent calibration file {str(p)!r} is missing; run python -m actors.agents.intent --calibrate")
-    return Calibration.model_validate(yaml.safe_load(p.read_text()))
+        raise InvalidInput(f"intent calibration file {str(p)!r} is missing; run python -m actors.agents.intent_eval --calibrate")
+    calibration = Calibration.model_validate(yaml.safe_load(p.read_text()))
+    if calibration.multi_intent_threshold is None:
+        raise InvalidInput(f"intent calibration file {str(p)!r} has no multi_intent_threshold; "
+                           "run python -m actors.agents.intent_eval --calibrate")
+    return calibration
 
 
 # ---- scoring ------------------------------------------------------------------------------------------------
@@ -315,7 +321,7 @@ class IntentAgent:
         text = "\n".join(" ".join(line.split()) for line in req.text.splitlines() if line.strip())
         if not text:
             raise InvalidInput("the message to classify is empty")
-        text = text[:MAX_TEXT_CHARS]
+        text = text[:MAX_MESSAGE_CHARS]  # a caller other than the API (a job) may send more: its start is read
         if not req.read_intents:
             return IntentResult(intents=[], entities=extract_entities(text, self.lexicon, self.plans),
                                 signals=read_signals(text, self.lexicon))

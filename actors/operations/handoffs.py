@@ -16,21 +16,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, TurnRecord
 from actors.runtime.oss_bss import _invoke
 from telco.contract.http import ConversationOut, TurnOut
+from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.contract.trace import AgentTrace, TurnTrace
 from telco.errors import Conflict, NotFound
 
 PERSON = "person"  # the trace's agent name for a reply written by a person
+MAX_PERSON_CHARS = 80  # a person's name on a claim, a reply or a resolution
 
 
 class ClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    person: str | None = Field(default=None, min_length=1, max_length=80,
+    person: str | None = Field(default=None, min_length=1, max_length=MAX_PERSON_CHARS,
                                description="who takes it; defaults to the API key's name")
 
 
 class PersonReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)  # a person's reply is a turn like the customer's
 
 
 class ResolveIn(BaseModel):

@@ -34,6 +34,8 @@ NAMESPACE = "telco"
 Severity = Literal["warning", "critical"]
 _RANK = {None: 0, "warning": 1, "critical": 2}
 TURN = "planner"  # whole-turn measures are the planner's: it owns the turn
+RECENT_ALERTS = 1000  # alerts kept in memory for GET /v1/ops/alerts (all of them are in the ops_alerts table)
+ALERTS_PAGE = 100  # alerts returned when the caller does not say how many
 
 
 class _Cfg(BaseModel):
@@ -64,11 +66,11 @@ class MonitorConfig(_Cfg):
     min_samples: int = Field(ge=1)
     cooldown_s: float = Field(ge=0)
     baseline_samples: int = Field(ge=1)
-    max_window_turns: int = Field(default=20_000, ge=10)
-    evaluate_every_s: float = Field(default=1.0, ge=0)
-    small_window: int = Field(default=500, ge=1)
+    max_window_turns: int = Field(ge=10)
+    evaluate_every_s: float = Field(ge=0)
+    small_window: int = Field(ge=1)
     webhook_url: str | None = None
-    webhook_timeout_s: float = Field(default=2.0, gt=0)
+    webhook_timeout_s: float = Field(gt=0)
     limits: dict[Literal["response_time_s", "tokens_per_turn", "error_rate", "intent_drift", "resource_use"], Limit]
     trend: Trend
 
@@ -312,7 +314,7 @@ class MonitorService:
     """The actor's body: a Monitor plus recent alerts, the alerts table and the webhook."""
 
     def __init__(self, memory_uri: str | None = None, config: MonitorConfig | None = None,
-                 resource_use: Callable[[], float | None] | None = None, keep: int = 1000) -> None:
+                 resource_use: Callable[[], float | None] | None = None, keep: int = RECENT_ALERTS) -> None:
         self.monitor = Monitor(config, resource_use)
         self.memory_uri = memory_uri
         self.recent: deque[Alert] = deque(maxlen=keep)
@@ -329,7 +331,7 @@ class MonitorService:
             await self._notify(alerts)
         return alerts
 
-    async def alerts(self, severity: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def alerts(self, severity: str | None = None, limit: int = ALERTS_PAGE) -> list[dict[str, Any]]:
         found = [a for a in reversed(self.recent) if severity is None or a.severity == severity]
         return [a.model_dump(mode="json") for a in found[:limit]]
 

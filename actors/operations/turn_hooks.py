@@ -19,7 +19,7 @@ from actors.runtime.backend_cache import backends
 from actors.planner.conversation import ConversationState, Issue
 from actors.operations.incidents import Incident, Report, Verdict, incident_config, notice
 from actors.operations.metrics import EndedIssue, record_feedback, record_turn
-from actors.operations.monitor import TurnSample
+from actors.operations.monitor import ALERTS_PAGE, TurnSample
 from actors.runtime.oss_bss import RemoteToolPort
 from actors.planner.turn import TurnBuilder
 from telco.contract.http import TurnOut
@@ -161,7 +161,7 @@ class Operations:
             return []
         return await _call(self.book.close_all, datetime.now(timezone.utc), "the sandbox world was reloaded")
 
-    async def alerts(self, severity: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def alerts(self, severity: str | None = None, limit: int = ALERTS_PAGE) -> list[dict[str, Any]]:
         if self.monitor is None:
             return []
         return await _call(self.monitor.alerts, severity, limit)

@@ -27,7 +27,6 @@ from telco.tools import TOOLS
 from telco.data import PROMPTS_DIR
 
 PROMPT_TTL_S = 60.0  # a prompt promoted in the registry reaches running replicas within this long
-EXPERIMENT_TTL_S = 30.0  # a prompt experiment started or stopped reaches running replicas within this long
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class RolePrompts:
 
     pick(role, conversation_id) also serves running prompt experiments (actors/planner/prompt_split.py): the candidate
     version to the experiment's share of conversations, sticky per conversation; experiments are re-read at most
-    every EXPERIMENT_TTL_S."""
+    every memory.experiments.REFRESH_S."""
 
     def __init__(self, registry: Any | None = None, clock: Callable[[], float] = time.monotonic,
                  experiments: Callable[[], list[dict[str, Any]]] | None = None) -> None:
@@ -52,7 +51,7 @@ class RolePrompts:
         if experiments is None and getattr(registry, "store", None) is not None:
             from memory.experiments import running_reader
 
-            experiments = running_reader(registry.store, EXPERIMENT_TTL_S, clock)
+            experiments = running_reader(registry.store, clock=clock)
         self.experiments = experiments
 
     def __call__(self, role: str) -> str:

@@ -27,15 +27,10 @@ from telco.contract.http import (
     ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
 )
 from telco.errors import Forbidden, NotFound
-from telco.intents import conflicting_pair, load_intents
+from telco.intents import conflicting_pair, intent_thresholds, load_intents
 from telco.playbooks.runner import RunState
 
 log = logging.getLogger(__name__)
-
-CLARIFY_BELOW = 0.8  # intent confidence below which we ask what the customer meant
-UNSURE_BELOW = 0.4  # a lone reading below this is a guess: no playbook starts on it
-SECONDARY_MIN = 0.5  # a further intent in the same message is kept only above this
-MAX_REASKS = 2  # unreadable answers in a row before a person takes over
 
 
 def owner_of_new_conversation(principal: Principal, requested: str | None) -> str | None:
@@ -228,20 +223,21 @@ class Planner:
             state.clarifying = []
             if chosen:
                 candidates, answered_choice = chosen[:1], True
+        bar = intent_thresholds()
         top = candidates[0] if candidates else None
         choices = [*candidates[:1], *understood.alternatives]
-        if (top is not None and top.confidence < UNSURE_BELOW and len(choices) == 1 and not answered_choice
+        if (top is not None and top.confidence < bar.unsure_below and len(choices) == 1 and not answered_choice
                 and not understood.signals.wants_person):
             turn.unsure = True  # one weak reading and nothing else to offer
             return False
-        unclear = top is None or (top.confidence < CLARIFY_BELOW and len(choices) > 1)
+        unclear = top is None or (top.confidence < bar.clarify_below and len(choices) > 1)
         if unclear and not answered_choice and not understood.signals.wants_person:
-            state.clarifying = choices[:3]
+            state.clarifying = choices[:bar.clarify_options]
             state.pending_text = body.text
-            turn.parts.clarify = choices[:3]
+            turn.parts.clarify = choices[:bar.clarify_options]
             return False
         catalogue = load_intents()
-        kept = [top] + [c for c in candidates[1:] if c.confidence >= SECONDARY_MIN and c.intent != top.intent]
+        kept = [top] + [c for c in candidates[1:] if c.confidence >= bar.secondary_min and c.intent != top.intent]
         now = self.clock()
         for score in kept:
             if score.intent in catalogue:

@@ -12,11 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from telco.contract.messages import Entities, IntentResult, IntentScore, Signals
-from telco.intents import load_intents
+from telco.intents import intent_thresholds, load_intents
 from telco.sandbox.customer_steps import list_customer_steps
 from telco.tools import TOOLS
-
-SECONDARY_MIN = 0.5  # below this a further intent is a runner-up reading, not something the customer asked for
 
 _INTENT_IDS = tuple(load_intents())
 _STEP_IDS = frozenset(s.id for s in list_customer_steps())
@@ -71,7 +69,9 @@ class TurnPlan(_Strict):
     def as_intent_result(self) -> IntentResult:
         """The planner's view of the message, in the shape the offline intent agent returns."""
         scores = [IntentScore(intent=i.intent, confidence=i.confidence, span=i.span) for i in self.intents]
-        asked = scores[:1] + [s for s in scores[1:] if s.confidence >= SECONDARY_MIN]
-        runners_up = [s for s in scores[1:] if s.confidence < SECONDARY_MIN]
+        # Below secondary_min a further intent is a runner-up reading, not something the customer asked for.
+        secondary_min = intent_thresholds().secondary_min
+        asked = scores[:1] + [s for s in scores[1:] if s.confidence >= secondary_min]
+        runners_up = [s for s in scores[1:] if s.confidence < secondary_min]
         return IntentResult(intents=asked, entities=self.entities, signals=self.signals, mode="llm",
                             alternatives=runners_up)

@@ -80,7 +80,7 @@ class EpisodesDeployment:
     async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool):
         return await self.service.feedback(episode_id, customer_id, csat, resolved)
 
-    async def examples(self, customer_id: str, text: str, k: int = 3):
+    async def examples(self, customer_id: str, text: str, k: int):  # RemoteEpisodes always says how many
         return await self.service.examples(customer_id, text, k)
 
 

@@ -7,10 +7,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from telco.contract.body import Body
+from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.contract.messages import Citation, IntentScore, Mode
 from telco.contract.trace import TurnTrace
-
-MAX_MESSAGE_CHARS = 4000
 
 
 class NewConversation(Body):

@@ -218,3 +218,12 @@ def test_every_intent_has_examples_and_dev_messages_cover_every_intent():
     scenario_messages = {s.message.strip() for s in load_scenarios()}
     assert not scenario_messages & {d["text"] for d in dev}, "dev messages must not be scenario messages"
     assert not scenario_messages & {t for _, t in catalogue_examples()}, "examples must not be scenario messages"
+
+
+def test_a_calibration_without_the_multi_intent_threshold_is_refused(tmp_path):
+    # The stored file is the threshold's one definition: no default stands in for a missing one.
+    raw = yaml.safe_load(CALIBRATION_FILE.read_text())
+    del raw["multi_intent_threshold"]
+    (tmp_path / "calibration.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(InvalidInput, match="multi_intent_threshold"):
+        load_calibration(tmp_path / "calibration.yaml")

@@ -3,8 +3,10 @@ import os
 
 import pytest
 
-from telco.contract.http import MAX_MESSAGE_CHARS as API_MAX_MESSAGE_CHARS
-from telco import config
+from pydantic import ValidationError
+
+from telco.contract.http import MessageIn
+from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.config import DEV_API_KEYS, get_settings, load_settings
 from telco.errors import InvalidInput
 
@@ -39,8 +41,14 @@ def test_defaults_are_a_local_offline_development_setup():
     assert {k.role for k in s.api_keys} == {"admin", "operations", "customer"}
 
 
-def test_the_settings_cap_matches_the_api_schema():
-    assert config.MAX_MESSAGE_CHARS == API_MAX_MESSAGE_CHARS
+def test_the_settings_cap_is_the_api_schemas_and_may_only_be_lowered():
+    assert load_settings().limits.max_message_chars == MAX_MESSAGE_CHARS
+    assert load_settings(limits={"max_message_chars": 500}).limits.max_message_chars == 500
+    with pytest.raises(InvalidInput, match="max_message_chars"):
+        load_settings(limits={"max_message_chars": MAX_MESSAGE_CHARS + 1})
+    MessageIn(text="x" * MAX_MESSAGE_CHARS)
+    with pytest.raises(ValidationError):
+        MessageIn(text="x" * (MAX_MESSAGE_CHARS + 1))
 
 
 def test_environment_overrides_nested_groups(monkeypatch):
