@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from telco.models.common import Model
+from telco.models.devices import RadioTech
 
 ServiceKind = Literal["mobile", "broadband"]
 
@@ -19,12 +20,15 @@ class Area(Model):
     dsl_max_mbps: int
     cable: bool
     five_g: bool
+    # The radio technologies the operator still runs here. Operators switch 2G and 3G off area by area to reuse
+    # the spectrum; a phone locked to a switched-off technology then finds no network at all.
+    radio: list[RadioTech]
 
 
 class Cell(Model):
     id: str
     area_id: str
-    technologies: list[Literal["2G", "3G", "4G", "5G"]]
+    technologies: list[RadioTech]
     load: float = Field(default=0.3, ge=0, le=1)
     status: Literal["up", "degraded", "down"] = "up"
     # When the equipment went down; a down cell or node is itself an outage, dated from here.
@@ -58,3 +62,13 @@ class Maintenance(Model):
     description: str
     starts_at: datetime
     ends_at: datetime
+
+
+class RoamingPartner(Model):
+    """The network a customer's phone uses in one country abroad; its own technology and load decide the speed."""
+
+    country: str  # ISO 3166 alpha-2 code, the key it is stored under
+    name: str
+    technologies: list[RadioTech]
+    load: float = Field(default=0.4, ge=0, le=1)
+    bars: int = Field(default=3, ge=1, le=4)  # typical signal in the places travellers go

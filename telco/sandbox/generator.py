@@ -50,6 +50,7 @@ class _Builder(CustomerBuilder):
             access_nodes=self.nodes,
             outages={},
             maintenance={},
+            roaming_partners=self.roaming_partners,
             customers=self.customers,
             lines=self.lines,
             broadband=self.broadband,

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from telco.errors import InvalidInput
-from telco.models import BroadbandPlan, MobilePlan, Plan
+from telco.models import BroadbandPlan, MobilePlan, Plan, RoamingPartner
 from telco.data import DEMO_WORLD_FILE, GENERATOR_PROFILE_FILE
 
 PROFILE_PATH = GENERATOR_PROFILE_FILE
@@ -145,3 +145,13 @@ def load_plans(profile: GeneratorProfile, path: Path = CATALOGUE_PATH) -> dict[s
     if not any(isinstance(p, MobilePlan) and not p.five_g and p.id in profile.mobile_plan_weights for p in plans.values()):
         raise InvalidInput("generator profile weights no 4G mobile plan, so 4G-only phones would have no plan")
     return plans
+
+
+def load_roaming_partners(profile: GeneratorProfile, path: Path = CATALOGUE_PATH) -> dict[str, RoamingPartner]:
+    """The roaming partners shared with the demo world; every country travellers go to must have one."""
+    raw = yaml.safe_load(path.read_text()).get("roaming_partners") or {}
+    partners = TypeAdapter(dict[str, RoamingPartner]).validate_python(raw)
+    missing = sorted(set(profile.travel_countries) - set(partners))
+    if missing:
+        raise InvalidInput(f"generator profile sends travellers to {missing}, which have no roaming partner")
+    return partners

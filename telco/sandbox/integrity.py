@@ -25,6 +25,9 @@ _COUNTED_ID = re.compile(r"^([A-Z]+)-(\d+)$", re.MULTILINE)
 
 _ZERO = Decimal("0")
 
+# Tables keyed by something other than the record's id.
+_KEY_ATTRIBUTE = {"applied_writes": "key", "roaming_partners": "country"}
+
 
 def check_world(world: World) -> list[str]:
     problems: list[str] = []
@@ -44,7 +47,7 @@ def _check_keys(world: World, problems: list[str]) -> None:
         table = getattr(world, table_name)
         if not isinstance(table, dict) or table_name == "id_counters":
             continue
-        attribute = "key" if table_name == "applied_writes" else "id"
+        attribute = _KEY_ATTRIBUTE.get(table_name, "id")
         for key, record in table.items():
             record_key = getattr(record, attribute)
             if record_key != key:
@@ -81,23 +84,28 @@ def _check_id_counters(world: World, problems: list[str]) -> None:
 
 def _check_network(world: World, problems: list[str]) -> None:
     areas = world.areas
-    areas_with_cells: set[str] = set()
-    areas_with_5g_cells: set[str] = set()
+    radiated: dict[str, set[str]] = {}
     for cell in world.cells.values():
         area = areas.get(cell.area_id)
         if area is None:
             problems.append(f"cell {cell.id} is in unknown area {cell.area_id!r}")
             continue
-        areas_with_cells.add(area.id)
-        if "5G" in cell.technologies:
-            areas_with_5g_cells.add(area.id)
-            if not area.five_g:
-                problems.append(f"cell {cell.id} radiates 5G in area {area.id}, which has no 5G")
+        radiated.setdefault(area.id, set()).update(cell.technologies)
+        switched_off = sorted(set(cell.technologies) - set(area.radio))
+        if switched_off:
+            problems.append(f"cell {cell.id} radiates {switched_off} in area {area.id}, which does not run them")
     for area in areas.values():
-        if area.id not in areas_with_cells:
+        if area.id not in radiated:
             problems.append(f"area {area.id} has no mobile cell")
-        elif area.five_g and area.id not in areas_with_5g_cells:
-            problems.append(f"area {area.id} claims 5G but none of its cells has 5G")
+            continue
+        silent = [t for t in area.radio if t not in radiated[area.id]]
+        if silent:
+            problems.append(f"area {area.id} runs {silent} but none of its cells radiates them")
+        if area.five_g != ("5G" in area.radio):
+            problems.append(f"area {area.id} says five_g={area.five_g} but runs {area.radio}")
+    for country, partner in world.roaming_partners.items():
+        if not partner.technologies:
+            problems.append(f"roaming partner {partner.name} in {country} runs no radio technology")
     for node in world.access_nodes.values():
         area = areas.get(node.area_id)
         if area is None:
@@ -184,8 +192,9 @@ def _check_lines_and_phones(world: World, problems: list[str]) -> None:
             problems.append(f"phone {phone.id} is in unknown area {phone.area_id!r}")
         if phone.abroad_country is not None and phone.area_id is not None:
             problems.append(f"phone {phone.id} is abroad in {phone.abroad_country} and at home in {phone.area_id}")
-        if not phone.supports_5g and phone.preferred_network_mode == "5G":
-            problems.append(f"phone {phone.id} prefers 5G but is not 5G capable")
+        if not phone.sim_present and (not phone.sim_seated or phone.sim_lock != "none"):
+            # Seating and locks are properties of a card; a phone without one has neither.
+            problems.append(f"phone {phone.id} has no SIM card yet records its card as unseated or locked")
 
 
 def _check_broadband_and_routers(world: World, problems: list[str]) -> None:

@@ -19,16 +19,29 @@ class Observation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StatusBar(Observation):
-    """The phone's status bar, as the customer would read it aloud."""
+SimIcon = Literal["ok", "no_sim", "pin_required", "puk_required"]
+NetworkIcon = Literal["5G", "4G", "3G", "2G", "none", "sos"]
 
-    sim: Literal["ok", "no_sim", "sim_locked"]
-    airplane_mode: bool
-    bars: int
-    # "sos" = the phone sees a network but may only place emergency calls; "none" = no network at all.
-    network: Literal["5G", "4G", "3G", "2G", "none", "sos"]
+
+class StatusBar(Observation):
+    """The phone's status bar, as the customer would read it aloud: only what the icons show."""
+
+    # The SIM icon: a card in use, no card read ("No SIM", also a loose card), or a lock asking for PIN or PUK.
+    sim: SimIcon
+    airplane_mode: bool  # the airplane icon
+    bars: int  # signal bars, 0..4; shown for any network heard, even one that allows only emergency calls
+    # The network type beside the bars. "sos" = a network is heard but only emergency calls are allowed (no usable
+    # SIM, or the line is not active); "none" = no network at all (airplane mode, no coverage, outage, or a network
+    # mode the area does not run).
+    network: NetworkIcon
+    # The mobile data icon: a data session is up. It stays up when the allowance is used up (the operator holds the
+    # traffic), so an icon with nothing loading points at the account, not the phone.
     data_active: bool
-    roaming: bool
+    roaming: bool  # the "R" beside the bars: registered on a partner network abroad
+    wifi: bool  # the Wi-Fi icon
+    wifi_calling: bool  # the Wi-Fi calling icon (shown while Wi-Fi calling is on and Wi-Fi is connected)
+    vpn: bool  # the key icon of a connected VPN
+    data_saver: bool  # the Data Saver icon
 
 
 class SpeedTest(Observation):
@@ -38,11 +51,40 @@ class SpeedTest(Observation):
     label: SpeedLabel
     note: str | None = None
     browsing_ok: bool = True  # home broadband only: False when web pages fail to load despite a link
+    # Mobile only. best_label: what this line reaches here and now with the phone's own speed settings at their best
+    # (network mode automatic, Data Saver off, no VPN): the plan, the handset, the network's technology, signal,
+    # load and roaming decide it. None when no network could carry data even then (an outage, no coverage).
+    # at_best: the test connected and its label equals best_label, so nothing on the phone holds the speed back.
+    best_label: SpeedLabel | None = None
+    at_best: bool | None = None
 
 
 class MmsCheck(Observation):
     can_send: bool
     reason: str | None = None
+
+
+class PhoneSettings(Observation):
+    """The phone's settings screens as the customer reads them out (Mobile network, Access point names, Calls)."""
+
+    airplane_mode: bool
+    mobile_data: bool
+    data_roaming: bool
+    network_mode: str  # the "Preferred network type" entry, e.g. "auto" or "3G only"
+    data_saver: bool
+    vpn: bool
+    wifi: bool
+    wifi_calling: bool
+    apn: str  # the access point name as the phone shows it
+    mmsc: str  # the MMS server address (MMSC) of that access point
+
+
+class MessagingPermissions(Observation):
+    """The messaging app's permission screen: which permissions are allowed."""
+
+    sms: bool
+    storage: bool  # "Files and media" / "Photos and videos" on newer phones
+    contacts: bool
 
 
 class RouterStatus(Observation):

@@ -84,6 +84,31 @@ _PARAM_REF = re.compile(r"\{(\w+)\}")
 _OPEN_BILL_STATUSES = ("issued", "awaiting_payment", "overdue")
 
 
+class ListRule(BaseModel):
+    """A requirement on a list-valued field: it must hold one value, or must not (e.g. an area's radio lacks 2G)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    has: Any = None
+    lacks: Any = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "ListRule":
+        if (self.has is None) == (self.lacks is None):
+            raise ValueError("a list requirement takes exactly one of 'has' or 'lacks'")
+        return self
+
+    def holds(self, actual: Any) -> bool:
+        return self.has in actual if self.has is not None else self.lacks not in actual
+
+    def describe(self) -> str:
+        return f"to include {self.has!r}" if self.has is not None else f"not to include {self.lacks!r}"
+
+
+# target field -> the values a recipe is meant for, or a rule on a list field.
+Requires = dict[str, list[Any] | ListRule]
+
+
 class Op(BaseModel):
     """One step of a recipe; exactly one of set / append / remove / create."""
 
@@ -145,7 +170,7 @@ def _references(value: Any) -> list[str]:
 
 
 def check_recipe(label: str, target: str, params: dict[str, Any], ops: list[Op],
-                 choices: dict[str, list[Any]] | None = None, requires: dict[str, list[Any]] | None = None) -> None:
+                 choices: dict[str, list[Any]] | None = None, requires: Requires | None = None) -> None:
     """Raise ValueError naming the recipe if it refers to unknown targets, fields, params or expressions."""
     if target not in TARGET_MODELS:
         raise ValueError(f"{label}: unknown target {target!r}; known: {sorted(TARGET_MODELS)}")
@@ -430,7 +455,7 @@ def _brief(e: ValidationError) -> str:
 
 
 def run_recipe(sb: Sandbox, label: str, target: str, ops: list[Op], customer_id: str, service_id: str | None,
-               params: dict[str, Any], requires: dict[str, list[Any]] | None = None) -> Run:
+               params: dict[str, Any], requires: Requires | None = None) -> Run:
     """Apply ops for one customer, all or nothing.
 
     requires maps a target field (e.g. "broadband.technology") to the values the recipe is meant for, so a
@@ -442,7 +467,10 @@ def run_recipe(sb: Sandbox, label: str, target: str, ops: list[Op], customer_id:
         run.get(target)  # resolve the main target first, so a misfit is reported before anything else
         for path, allowed in (requires or {}).items():
             actual = run.value("$" + path)
-            if actual not in allowed:
+            if isinstance(allowed, ListRule):
+                if not allowed.holds(actual):
+                    raise run._fail(f"it needs {path} {allowed.describe()}, but it is {actual!r}")
+            elif actual not in allowed:
                 raise run._fail(f"it needs {path} in {allowed}, but it is {actual!r}")
         for op in ops:
             run.apply(op, target)

@@ -3,8 +3,9 @@
     small_world() -> World
 
 Layout (ids are stable so tests can refer to them):
-- areas A-NORTH (fiber, 5G) and A-SOUTH (DSL only, no 5G); one cell per area (CELL-N1, CELL-S1) and one access
-  node per area (OLT-N1 fiber, DSLAM-S1 dsl).
+- areas A-NORTH (fiber, 5G; runs 2G..5G) and A-SOUTH (DSL only, no 5G; 3G switched off, runs 2G and 4G); one cell
+  per area (CELL-N1, CELL-S1) and one access node per area (OLT-N1 fiber, DSLAM-S1 dsl).
+- roaming partners ES (4G), IT (3G/4G) and FR (5G).
 - plans MOB-5G-20 (mobile, 20 GB, 5G), MOB-4G-10 (mobile, 10 GB), BB-FIBER-500, BB-DSL-20.
 - customer C0001 (A-NORTH): mobile line L-0001 on MOB-5G-20 in phone PH-0001, fiber broadband BB-0001 on
   OLT-N1 with ONT RT-0001; bills BILL-C0001-2025-05 (paid) and BILL-C0001-2025-06 (issued, the latest).
@@ -30,6 +31,7 @@ from telco.models import (
     MobilePlan,
     PaymentMethod,
     Phone,
+    RoamingPartner,
     Router,
     World,
 )
@@ -56,14 +58,19 @@ def small_world() -> World:
     )
     areas = _index(
         Area(id="A-NORTH", name="Northside", postcode_prefix="N1", fiber=True, dsl_max_mbps=40, cable=False,
-             five_g=True),
+             five_g=True, radio=["2G", "3G", "4G", "5G"]),
         Area(id="A-SOUTH", name="Southside", postcode_prefix="S1", fiber=False, dsl_max_mbps=24, cable=False,
-             five_g=False),
+             five_g=False, radio=["2G", "4G"]),
     )
     cells = _index(
         Cell(id="CELL-N1", area_id="A-NORTH", technologies=["2G", "3G", "4G", "5G"], load=0.3),
-        Cell(id="CELL-S1", area_id="A-SOUTH", technologies=["2G", "3G", "4G"], load=0.3),
+        Cell(id="CELL-S1", area_id="A-SOUTH", technologies=["2G", "4G"], load=0.3),
     )
+    partners = {
+        "ES": RoamingPartner(country="ES", name="Meseta Movil", technologies=["2G", "4G"], load=0.4, bars=3),
+        "IT": RoamingPartner(country="IT", name="Laguna Mobile", technologies=["3G", "4G"], load=0.4, bars=3),
+        "FR": RoamingPartner(country="FR", name="Hexagone Mobile", technologies=["4G", "5G"], load=0.3, bars=4),
+    }
     nodes = _index(
         AccessNode(id="OLT-N1", area_id="A-NORTH", technology="fiber", load=0.3),
         AccessNode(id="DSLAM-S1", area_id="A-SOUTH", technology="dsl", load=0.3),
@@ -110,4 +117,46 @@ def small_world() -> World:
              due_date=date(2025, 6, 21), status="issued", items=monthly_items("2025-06")),
     )
     return World(clock=CLOCK, seed=7, plans=plans, areas=areas, cells=cells, access_nodes=nodes,
-                 customers=customers, lines=lines, phones=phones, routers=routers, broadband=broadband, bills=bills)
+                 customers=customers, lines=lines, phones=phones, routers=routers, broadband=broadband, bills=bills,
+                 roaming_partners=partners,
+                 # Counters past the ids above, so records the tools create never collide (integrity checks it).
+                 id_counters={"BB": 2, "L": 1, "PH": 1, "PM": 1, "RT": 2})
+
+
+# ---- faults and their fixes, for tests that compose them --------------------------------------------------
+
+def one_customer_world(world: World, customer_id: str) -> World:
+    """The world with only one customer's records (network, plans and partners kept): cheap to copy and check."""
+    lines = {k: v for k, v in world.lines.items() if v.customer_id == customer_id}
+    broadband = {k: v for k, v in world.broadband.items() if v.customer_id == customer_id}
+    return world.model_copy(deep=True, update={
+        "customers": {customer_id: world.customers[customer_id]},
+        "lines": lines,
+        "phones": {k: v for k, v in world.phones.items() if any(l.device_id == k for l in lines.values())},
+        "broadband": broadband,
+        "routers": {k: v for k, v in world.routers.items() if any(b.router_id == k for b in broadband.values())},
+        "bills": {k: v for k, v in world.bills.items() if v.customer_id == customer_id},
+        "promotions": {k: v for k, v in world.promotions.items() if v.customer_id == customer_id},
+        "payment_requests": {k: v for k, v in world.payment_requests.items() if v.customer_id == customer_id},
+    })
+
+
+def apply_fix(sb, action, customer_id: str, line_id: str | None = None, broadband_id: str | None = None,
+              key: str = "fix") -> dict | None:
+    """Carry out one FixAction as a flow would: a customer step, or a policy-checked tool whose customer, line and
+    service ids come from the scope. Person and wait actions do nothing here and return None."""
+    from telco.sandbox.customer_steps import apply_customer_step, get_customer_step
+    from telco.tools import ToolContext, call_tool, get_tool
+
+    if action.customer_step is not None:
+        target = get_customer_step(action.customer_step).target
+        service = {"phone": line_id, "router": broadband_id}.get(target)
+        return apply_customer_step(sb, action.customer_step, customer_id, service)
+    if action.tool is not None:
+        scope = {"customer_id": customer_id, "line_id": line_id, "service_id": line_id or broadband_id}
+        fields = get_tool(action.tool).args_model.model_fields
+        args = {name: scope[name] for name in fields if name in scope and name not in action.args}
+        ctx = ToolContext(sb, "conv-fix", verified_customer_id=customer_id)
+        return call_tool(ctx, action.tool, {**args, **action.args}, f"{key}-{action.tool}")
+    return None
+

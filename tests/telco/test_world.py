@@ -70,7 +70,9 @@ def test_demo_customers_are_healthy():
         assert line.status == "active" and line.data_used_gb < plan.data_limit_gb
         assert line.contract_end > today
     for phone in world.phones.values():
-        assert phone.sim == "active" and not phone.airplane_mode and phone.mobile_data and phone.abroad_country is None
+        assert phone.sim_present and phone.sim_seated and phone.sim_lock == "none"
+        assert not phone.airplane_mode and phone.mobile_data and phone.abroad_country is None
+        assert phone.preferred_network_mode == "auto"
     for router in world.routers.values():
         assert router.powered and router.sync == "up" and not router.overheating
         assert router.firmware == router.latest_firmware
@@ -172,7 +174,16 @@ CORRUPTIONS = {
     "bill of unknown customer": (lambda w: setattr(w.bills["B-00001"], "customer_id", "C9999"), "unknown customer 'C9999'"),
     "overdue not yet due": (lambda w: setattr(w.bills["B-00003"], "status", "overdue"), "overdue but not yet due"),
     "awaiting without request": (lambda w: setattr(w.bills["B-00003"], "status", "awaiting_payment"), "no open payment request"),
-    "5G cell in 4G area": (lambda w: setattr(w.cells["CELL-HV-1"], "technologies", ["4G", "5G"]), "which has no 5G"),
+    "5G cell in 4G area": (lambda w: setattr(w.cells["CELL-HV-1"], "technologies", ["2G", "3G", "4G", "5G"]),
+                           "radiates ['5G'] in area A-HILLCREST, which does not run them"),
+    "area runs what no cell radiates": (lambda w: setattr(w.cells["CELL-HV-1"], "technologies", ["3G", "4G"]),
+                                        "runs ['2G'] but none of its cells radiates them"),
+    "5G flag disagrees with radio": (lambda w: setattr(w.areas["A-HILLCREST"], "five_g", True), "says five_g=True"),
+    "lock on a missing SIM": (lambda w: (setattr(w.phones["PH-00001"], "sim_present", False),
+                                         setattr(w.phones["PH-00001"], "sim_lock", "pin")), "has no SIM card"),
+    "partner without radio": (lambda w: setattr(w.roaming_partners["FR"], "technologies", []), "runs no radio"),
+    "partner under another country": (lambda w: w.roaming_partners.__setitem__("XX", w.roaming_partners["FR"]),
+                                      "roaming_partners['XX'] holds a record whose id is 'FR'"),
     "postcode elsewhere": (lambda w: setattr(w.customers["C1001"].address, "postcode", "OT2 1AA"), "is not in area"),
     "id counter behind": (lambda w: w.id_counters.__setitem__("L", 3), "new ids would collide"),
     "key differs from id": (lambda w: w.customers.__setitem__("C2000", w.customers["C1014"]), "whose id is 'C1014'"),
@@ -327,10 +338,10 @@ def test_fast_construction_fills_immutable_defaults_like_validation():
     from telco.models import ApnSettings, Phone
 
     built = gen._Fast(Phone)(
-        id="PH-1", model="Wren Go", supports_5g=False, preferred_network_mode="4G",
+        id="PH-1", model="Wren Go", supports_5g=False, preferred_network_mode="4G/3G/2G",
         apn=ApnSettings(), messaging_permissions=["sms"],
     )
-    validated = Phone(id="PH-1", model="Wren Go", supports_5g=False, preferred_network_mode="4G",
+    validated = Phone(id="PH-1", model="Wren Go", supports_5g=False, preferred_network_mode="4G/3G/2G",
                       messaging_permissions=["sms"])
     assert built == validated
     assert built.model_dump_json(warnings="error") == validated.model_dump_json()

@@ -21,7 +21,7 @@ from telco.models import (
     Promotion,
     Router,
 )
-from telco.sandbox.generator_profile import GeneratorProfile, load_plans
+from telco.sandbox.generator_profile import GeneratorProfile, load_plans, load_roaming_partners
 
 # Multiplier coprime with 10**7: k -> (a*k + b) mod 10**7 is a bijection, so numbers never repeat yet look random.
 _NUMBER_STRIDE = 3_000_017
@@ -58,6 +58,7 @@ class BuilderBase:
         self.today = clock.date()
         self.p = profile
         self.plans = load_plans(profile)
+        self.roaming_partners = load_roaming_partners(profile)
         self.counters: dict[str, int] = {}
         self.areas: dict[str, Area] = {}
         self.cells: dict[str, Cell] = {}

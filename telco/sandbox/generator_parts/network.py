@@ -8,6 +8,9 @@ from telco.sandbox.generator_parts.base import BuilderBase, _slug, _weighted
 from telco.sandbox.generator_profile import AreaProfile
 
 NODE_PREFIX = {"fiber": "OLT", "dsl": "DSLAM", "cable": "CMTS"}
+# Areas that got 5G have had 2G switched off to reuse its spectrum; areas still on 4G keep 2G for coverage.
+_RADIO_5G = ("3G", "4G", "5G")
+_RADIO_4G = ("2G", "3G", "4G")
 
 
 class NetworkBuilder(BuilderBase):
@@ -22,14 +25,19 @@ class NetworkBuilder(BuilderBase):
             name = base if i < len(names) else f"{base} {i // len(names) + 1}"
             letters = "".join(ch for ch in _slug(base).upper() if ch.isalpha())[:2]
             low, high = profile.dsl_max_mbps
+            # Draws in this order (dsl, cable, 5G) so a seed keeps producing the same areas.
+            dsl_max_mbps = rng.randint(low, high)
+            cable = rng.random() < profile.cable
+            five_g = rng.random() < profile.five_g
             area = Area(
                 id=self._id("A"),
                 name=name,
                 postcode_prefix=f"{letters}{i + 1}",
                 fiber=profile.fiber,
-                dsl_max_mbps=rng.randint(low, high),
-                cable=rng.random() < profile.cable,
-                five_g=rng.random() < profile.five_g,
+                dsl_max_mbps=dsl_max_mbps,
+                cable=cable,
+                five_g=five_g,
+                radio=list(_RADIO_5G if five_g else _RADIO_4G),
             )
             self.areas[area.id] = area
             self.population[area.id] = 0
@@ -40,10 +48,8 @@ class NetworkBuilder(BuilderBase):
         for area in self.areas.values():
             count = max(2, math.ceil(self.population[area.id] / self.p.customers_per_cell))
             for k in range(count):
-                if area.five_g:
-                    techs = ["3G", "4G", "5G"] if k % 2 == 0 else ["4G", "5G"]
-                else:
-                    techs = ["2G", "3G", "4G"]
+                # Every other cell of a 5G area has dropped 3G as well; the area still runs it on the others.
+                techs = list(area.radio) if k % 2 == 0 or not area.five_g else ["4G", "5G"]
                 cell = Cell(id=self._id("CELL"), area_id=area.id, technologies=techs, load=round(rng.uniform(*low_high), 2))
                 self.cells[cell.id] = cell
 
