@@ -5,6 +5,7 @@ every end-to-end test (except what only a person or the network team can put rig
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from functools import lru_cache
 from itertools import combinations
 
@@ -347,3 +348,11 @@ def test_no_two_faults_of_a_valid_set_write_the_same_field_differently():
         wa, wb = writes(a), writes(b)
         clashes = {k for k in wa.keys() & wb.keys() if wa[k] != wb[k]}
         assert not clashes, (a.name, b.name, clashes)
+
+
+def test_the_physics_document_lists_every_fault_with_what_it_breaks():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "telecom-physics.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip() for line in doc.splitlines()
+            if line.startswith("| `")}
+    assert {name: ", ".join(get_fault(name).breaks) for name in rows} == rows
+    assert set(rows) == {f.name for f in list_faults()}
