@@ -356,3 +356,13 @@ def test_the_physics_document_lists_every_fault_with_what_it_breaks():
             if line.startswith("| `")}
     assert {name: ", ".join(get_fault(name).breaks) for name in rows} == rows
     assert set(rows) == {f.name for f in list_faults()}
+
+
+def test_faults_on_a_second_line_leave_the_first_line_alone():
+    sb = _fresh("C1007")  # two lines: L-00007 (hers) and L-00008 (her son's)
+    for name in ("line_roaming_disabled_abroad", "sim_pin_locked", "data_limit_exceeded"):
+        inject_fault(sb, name, "C1007", "L-00008")
+    assert failing(sb, "C1007", "L-00007") == set()
+    assert failing(sb, "C1007", "L-00008") == {"service", "data", "data_speed", "mms"}
+    assert sb.phone("PH-00008").abroad_country == "ES" and sb.phone("PH-00007").abroad_country is None
+    assert check_world(sb.world) == []
