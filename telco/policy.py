@@ -10,10 +10,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from telco.errors import IdentityNotVerified, InvalidInput, PolicyDenied
 from telco.models import Appointment, Bill, Credit, Customer, LineItem, MobileLine, MobilePlan, Phone, Promotion
@@ -28,8 +28,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The details a customer can prove who they are with; the identify flow asks for them by these names (its slots).
+IdentityDetail = Literal["full_name", "date_of_birth", "phone", "customer_id"]
+
+
+class IdentityMethod(_Section):
+    id: str = Field(min_length=1)
+    # Two details at least: one on its own (a name, a number) is too easy for someone else to know.
+    details: list[IdentityDetail] = Field(min_length=2)
+
+
 class IdentityPolicy(_Section):
     max_failed_attempts: int = Field(gt=0)
+    methods: list[IdentityMethod] = Field(min_length=1)
+
+    @field_validator("methods")
+    @classmethod
+    def _distinct(cls, methods: list[IdentityMethod]) -> list[IdentityMethod]:
+        ids = [m.id for m in methods]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"identity methods are listed twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+        return methods
+
+    def method(self, method_id: str) -> IdentityMethod | None:
+        return next((m for m in self.methods if m.id == method_id), None)
 
 
 class RefuelPolicy(_Section):
@@ -106,6 +128,7 @@ RULES = (
     "identity.verified_before_account_change",
     "identity.own_records_only",
     "identity.max_failed_attempts",
+    "identity.method_allowed",
     "refuel.max_gb_per_request",
     "refuel.max_gb_per_cycle",
     "goodwill_credit.max_per_credit",
@@ -148,7 +171,7 @@ def check_identity_verified(verified_customer_id: str | None, customer_id: str) 
     """Account changes need the identity of that very customer verified in this conversation."""
     if verified_customer_id is None:
         raise IdentityNotVerified(
-            f"verify the identity of customer {customer_id} (name or phone number plus date of birth) "
+            f"verify the identity of customer {customer_id} (one of the methods in policy identity.methods) "
             "before changing the account"
         )
     check_own_records(verified_customer_id, customer_id)
@@ -163,6 +186,17 @@ def check_identity_attempts(failed_attempts: int, policy: Policy | None = None) 
             "no further attempts in this conversation, hand over to a person",
             hint="transfer_to_person",
         )
+
+
+def check_identity_method(method_id: str, policy: Policy | None = None) -> IdentityMethod:
+    """The identity tools prove identity only in the ways policy.yaml lists; a method taken off the list stops its
+    tool at once, without a code change."""
+    method = _p(policy).identity.method(method_id)
+    if method is None:
+        allowed = ", ".join(m.id for m in _p(policy).identity.methods)
+        raise PolicyDenied("identity.method_allowed",
+                           f"identity cannot be verified by {method_id}; policy allows: {allowed}")
+    return method
 
 
 # ---- bills ------------------------------------------------------------------------------------------

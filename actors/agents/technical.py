@@ -16,7 +16,6 @@ from actors.runtime.oss_bss import RemoteToolPort
 from telco.errors import InvalidInput
 from telco.playbooks import load_playbooks
 from telco.playbooks.runner import NO_ANSWER, PlaybookRunner
-from telco.playbooks.scope import resolve_scope
 from telco.playbooks.spec import Playbook
 
 PlaybookSource = Callable[[], dict[str, Playbook]]
@@ -41,15 +40,18 @@ class TechnicalAgent:
             book = books.get(req.start_playbook)
             if book is None:
                 raise InvalidInput(f"no playbook named {req.start_playbook!r}")
-            scope: dict[str, Any] = {}
-            if book.requires_identity:
-                customer_id = req.identity.verified_customer_id
-                if customer_id is None:
-                    raise InvalidInput(f"playbook {book.id} needs a verified customer")
-                scope = await resolve_scope(port, customer_id, book.service, req.service_id)
-            run = await runner.start(book.id, port, scope)
+            # The runner settles which service the flow is about when a step first needs the account (asking
+            # which line when there are several), and says when the customer must be verified first.
+            scope: dict[str, Any] = {"requested_service_id": req.service_id} if req.service_id else {}
+            slots = {"line_number": req.line_number} if req.line_number else {}
+            run = await runner.start(book.id, port, scope, {**req.given, **slots})
         elif req.run is not None:
-            run = await runner.advance(req.run, port, req.answer if req.has_answer else NO_ANSWER)
+            run = req.run
+            if set(req.given) - set(run.slots):
+                # Said since the run started (e.g. a number alongside the answer to another question); what the
+                # run already holds, an answer or a "don't know", stays.
+                run = run.model_copy(update={"slots": {**req.given, **run.slots}})
+            run = await runner.advance(run, port, req.answer if req.has_answer else NO_ANSWER)
         else:
             raise InvalidInput("a technical step needs a run to continue or a playbook to start")
         return TechnicalResult(run=run, identity=port.identity, tool_calls=port.calls)

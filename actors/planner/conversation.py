@@ -27,6 +27,7 @@ class Issue(Msg):
     reasks: int = 0  # answers that could not be read in a row
     episode_id: str | None = None
     handoff_rule: str | None = None  # the escalation rule that handed it to a person (the episode records it)
+    line_number: str | None = None  # a phone number the customer gave when raising it: which line it is about
 
 
 class ConversationState(Msg):
@@ -36,6 +37,9 @@ class ConversationState(Msg):
     status: Status = "open"
     identity: Identity = Identity()
     identify_run: RunState | None = None
+    # Identity details the customer gave unasked (a number in the first message), by the identify flow's slot
+    # names, until they are verified: the flow uses them instead of asking.
+    identity_given: dict[str, str] = {}
     issues: list[Issue] = []
     clarifying: list[IntentScore] = []  # candidates we asked the customer to choose between
     pending_text: str = ""  # the message that started a clarification, to re-read with the answer

@@ -17,20 +17,29 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, Issue, TurnRecord
-from telco.contract.messages import EscalationDecision, EscalationFacts, IntentRequest, IntentResult, KnowledgeRequest, SlotRequest, TechnicalRequest, TechnicalResult
+from telco.contract.messages import Entities, EscalationDecision, EscalationFacts, IntentRequest, IntentResult, KnowledgeRequest, Reply, SlotRequest, TechnicalRequest, TechnicalResult
+from telco.contract.trace import INTERNAL_ERROR
 from telco.contract.principal import Principal
 from actors.runtime.oss_bss import RemoteToolPort
 from actors.runtime.retry import call_agent
 from actors.planner.turn import TurnBuilder
 from memory.experiments import SERVED_PROMPTS_STEP
+from actors.agents.escalation import called_for_rules
 from telco.contract.http import (
     ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
 )
 from telco.errors import Forbidden, NotFound
 from telco.intents import conflicting_pair, intent_thresholds, load_intents
 from telco.playbooks.runner import RunState
+from telco.policy import load_policy
 
 log = logging.getLogger(__name__)
+
+# Replies for when the dialogue agent itself could not write one (its templates are out of reach then): after the
+# hand-over of a failed turn, and when even the hand-over failed and nothing was changed for the customer.
+ERROR_REPLY = ("Sorry, something went wrong on our side. A colleague from our customer support team will take over "
+               "this conversation and reply here; they can see everything we've covered.")
+RETRY_REPLY = "Sorry, something went wrong on our side and I couldn't finish that. Please try again in a few minutes."
 
 
 def owner_of_new_conversation(principal: Principal, requested: str | None) -> str | None:
@@ -116,11 +125,11 @@ class Planner:
         else:
             try:
                 await self._progress(state, body, turn)
+            except Exception as exc:  # noqa: BLE001 - whatever escapes the flows ends the turn with a person
+                await self._hand_over_on_error(state, turn, exc)
             finally:
                 await _settle(turn)
-        reply = await self._agent(turn, "dialogue", self.dialogue.compose, turn.parts)
-        if turn.llm is not None:
-            reply = await self._llm_reply(state, body, turn, reply)
+        reply = await self._reply(state, body, turn)
         out = turn.finish(state, reply, latency_ms=(time.perf_counter() - started) * 1000)
         state.turns, state.updated_at = seq, self.clock()
         ended = self._name_ended_episodes(state)
@@ -134,6 +143,43 @@ class Planner:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return out
+
+    async def _reply(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> Reply:
+        if turn.trace.error is not None and state.status != "handed_off":
+            return Reply(text=RETRY_REPLY)  # the turn failed and no person could take over: say so, promise nothing
+        try:
+            reply = await self._agent(turn, "dialogue", self.dialogue.compose, turn.parts)
+            if turn.llm is not None:
+                reply = await self._llm_reply(state, body, turn, reply)
+            return reply
+        except Exception as exc:  # noqa: BLE001 - a reply that cannot be written still ends the turn with a person
+            if turn.trace.error is not None:
+                log.exception("turn %s:%d: no reply after an earlier failure", state.conversation_id, turn.seq)
+            else:
+                await self._hand_over_on_error(state, turn, exc)
+        return Reply(text=ERROR_REPLY if state.status == "handed_off" else RETRY_REPLY)
+
+    async def _hand_over_on_error(self, state: ConversationState, turn: TurnBuilder, exc: BaseException) -> None:
+        """Something inside the turn failed (not a replica that died: those calls were retried already). The
+        customer's message was valid, so they get an apology and a person, who sees the whole context and the error;
+        the trace names the agent and the error, and the hand-over counts as an error, never as one called for."""
+        error = turn.failed(exc)
+        log.error("turn %s:%d failed in %s: %s: %s", state.conversation_id, turn.seq, error.agent, error.type,
+                  error.message, exc_info=(type(exc), exc, exc.__traceback__))
+        # What the turn had asked of the customer no longer stands: a person picks it up from here.
+        turn.parts.request, turn.parts.clarify, turn.parts.closing, turn.parts.reask = None, [], False, None
+        state.clarifying = []
+        if state.status == "handed_off":
+            return  # a person already has the conversation (from this turn or before): one hand-over is enough
+        # The reason travels with the reply to the client: the error's own message (which may quote account data)
+        # goes only to the person, in the hand-over's context, and to the trace.
+        decision = EscalationDecision(escalate=True, rule=INTERNAL_ERROR, queue="support",
+                                      reason=f"internal error in {error.agent} ({error.type})")
+        try:
+            await self._hand_over(state, decision, turn, key=f"{state.conversation_id}/handoff/{INTERNAL_ERROR}/"
+                                                              f"{turn.seq}")
+        except Exception:  # noqa: BLE001 - no person could be reached either: the reply asks to try again
+            log.exception("turn %s:%d: the hand-over after the failure failed too", state.conversation_id, turn.seq)
 
     async def drain(self) -> None:
         """Wait for the episodes this planner is still writing (before shutting down)."""
@@ -156,6 +202,10 @@ class Planner:
                 turn, "knowledge", self.knowledge.answer, KnowledgeRequest(question=body.text))))
         understood: IntentResult = await self._understand(state, body, turn, pending)
         turn.understood(understood)
+        if state.identity.verified_customer_id is None:
+            # Details of who they are the customer gives along the way (a number in the first message) are kept
+            # for the identify flow, which then does not ask for them.
+            state.identity_given.update(identity_details(understood.entities))
         answer, has_answer = None, False
         if pending is not None:
             answer, has_answer = await self._read_answer(state, pending, body, turn)
@@ -189,7 +239,11 @@ class Planner:
         return active.run.pending if active and active.run and active.run.pending else None
 
     async def _read_answer(self, state: ConversationState, pending, body: MessageIn, turn: TurnBuilder):
-        issue = state.active
+        # Unreadable answers are counted on the issue the escalation rules look at (_facts): while the customer is
+        # being identified no issue is active yet, and an uncounted re-ask could go on forever.
+        issue = state.active or state.next_pending
+        # _pending puts the identify run's question first: when it has one, this is it.
+        identifying = state.identify_run is not None and state.identify_run.pending is not None
         if pending.kind == "customer_step":
             result = next((r for r in body.step_results if r.step_id == pending.id), None)
             if result is not None:
@@ -203,6 +257,14 @@ class Planner:
                     issue.reasks = 0
                 return slot.value, True
             problem = slot.problem or "I couldn't read that answer."
+        if identifying:
+            run = state.identify_run
+            if run.asked.get(pending.id, 0) >= load_policy().identity.max_failed_attempts:
+                # Asked as often as policy allows any identity question: an answer that still cannot be read
+                # counts as a detail the customer does not have, and the identify flow moves on (another
+                # method, or a person) instead of asking again.
+                return None, True
+            run.reasked()
         if issue:
             issue.reasks += 1
         turn.parts.reask = problem
@@ -239,9 +301,11 @@ class Planner:
         catalogue = load_intents()
         kept = [top] + [c for c in candidates[1:] if c.confidence >= bar.secondary_min and c.intent != top.intent]
         now = self.clock()
+        said = understood.entities.phones[0] if understood.entities.phones else None
         for score in kept:
             if score.intent in catalogue:
-                state.issues.append(Issue(intent=score.intent, confidence=score.confidence, opened_at=now))
+                state.issues.append(Issue(intent=score.intent, confidence=score.confidence, opened_at=now,
+                                          line_number=said))
         turn.parts.acknowledge = True
         turn.parts.intent = top.intent
         turn.conflicting = conflicting_pair([k.intent for k in kept])
@@ -287,8 +351,9 @@ class Planner:
     async def _run_flows(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
         catalogue = load_intents()
         for _ in range(8):  # identity, then each issue in order, until one waits for the customer or hands over
-            if state.identity.verified_customer_id is None:
-                run = await self._technical(state, turn, state.identify_run, "identify", answer, has_answer)
+            if state.identity.verified_customer_id is None and self._identity_now(state):
+                run = await self._technical(state, turn, state.identify_run, "identify", answer, has_answer,
+                                            given=state.identity_given)
                 answer, has_answer = None, False
                 state.identify_run = None if run.finished else run
                 if run.status == "resolved":
@@ -315,9 +380,11 @@ class Planner:
             spec = catalogue[issue.intent]
             issue.turns += 1
             run = await self._technical(state, turn, issue.run, None if issue.run else spec.playbook,
-                                        answer, has_answer)
+                                        answer, has_answer, line_number=issue.line_number)
             answer, has_answer = None, False
             issue.run = run
+            if run.needs == "identity":
+                continue  # the flow needs the account now: verify the customer, then it goes on
             if run.status == "waiting":
                 state.status = "waiting_customer"
                 return
@@ -328,40 +395,61 @@ class Planner:
                 return
 
     async def _technical(self, state: ConversationState, turn: TurnBuilder, run: RunState | None,
-                         start: str | None, answer: Any, has_answer: bool) -> RunState:
+                         start: str | None, answer: Any, has_answer: bool,
+                         line_number: str | None = None, given: dict[str, str] | None = None) -> RunState:
         before = run
         result: TechnicalResult = await self._agent(turn, "technical", self.technical.step, TechnicalRequest(
             conversation_id=state.conversation_id, identity=state.identity, run=run,
-            start_playbook=start if run is None else None, answer=answer, has_answer=has_answer and run is not None))
+            start_playbook=start if run is None else None, answer=answer, has_answer=has_answer and run is not None,
+            line_number=line_number if run is None else None, given=given or {}))
         state.identity = result.identity
         turn.ran(before, result)
         return result.run
+
+    def _identity_now(self, state: ConversationState) -> bool:
+        """Whether to verify the customer before going on. A flow that can start on the customer's own phone runs
+        until it first needs the account, and its run says so (needs == "identity"); other flows ask at once."""
+        if state.identify_run is not None:
+            return True
+        issue = state.active or state.next_pending
+        if issue is None:
+            return True
+        if issue.run is None:
+            spec = load_intents().get(issue.intent)
+            return spec is None or spec.playbook is None  # a hand-over to a person goes with a verified customer
+        return issue.run.needs == "identity"
 
     def _mark_handed_off(self, state: ConversationState, run: RunState, turn: TurnBuilder) -> None:
         handoff = next((a for a in reversed(run.actions) if a["tool"] == "transfer_to_person"), None)
         args = handoff["args"] if handoff else {}
         state.status = "handed_off"
         state.handoff = HandoffOut(handoff_id=run.handoff_id, queue=args.get("queue", "support"),
-                                   reason=args.get("reason", "the playbook could not resolve the issue"))
+                                   reason=args.get("reason", "the playbook could not resolve the issue"),
+                                   called_for=bool(args.get("context", {}).get("called_for")))
         turn.parts.handoff = EscalationDecision(escalate=True, rule="playbook_handoff", reason=state.handoff.reason,
                                                 queue=state.handoff.queue)
 
-    async def _hand_over(self, state: ConversationState, decision: EscalationDecision, turn: TurnBuilder) -> None:
+    async def _hand_over(self, state: ConversationState, decision: EscalationDecision, turn: TurnBuilder,
+                         key: str | None = None) -> None:
         port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
         summary = turn.summary(state)
-        result = await port.call("transfer_to_person", {
-            "customer_id": state.identity.verified_customer_id, "reason": decision.reason or decision.rule or "",
-            "queue": decision.queue, "summary": summary, "context": turn.handoff_context(state)},
-            idempotency_key=f"{state.conversation_id}/handoff/{decision.rule}")
-        turn.tool_calls(port.calls)
+        try:
+            result = await port.call("transfer_to_person", {
+                "customer_id": state.identity.verified_customer_id, "reason": decision.reason or decision.rule or "",
+                "queue": decision.queue, "summary": summary, "context": turn.handoff_context(state)},
+                idempotency_key=key or f"{state.conversation_id}/handoff/{decision.rule}")
+        finally:
+            turn.tool_calls(port.calls)  # a failed transfer is in the trace too
         for issue in state.issues:
             if issue.status in ("pending", "active"):
                 issue.status, issue.closed_at = "escalated", self.clock()
                 issue.handoff_rule = decision.rule
         state.status = "handed_off"
         state.handoff = HandoffOut(handoff_id=result.get("handoff_id"), queue=decision.queue,
-                                   reason=decision.reason or "")
+                                   reason=decision.reason or "", called_for=decision.rule in called_for_rules())
         turn.parts.handoff = decision
+        # A person takes over: the reply asks nothing any more (not even the question an unreadable answer left).
+        turn.parts.request, turn.parts.reask = None, None
         turn.escalated(decision)
         if decision.rule:
             turn.informed.append(decision.rule)  # the customer is told why a person takes over
@@ -404,7 +492,11 @@ class Planner:
     # ---- plumbing --------------------------------------------------------------------------------------
     async def _agent(self, turn: TurnBuilder, name: str, method: Any, request: Any) -> Any:
         started = time.perf_counter()
-        result, attempts = await call_agent(method, request)
+        try:
+            result, attempts = await call_agent(method, request)
+        except Exception as exc:
+            turn.agent_failed(name, (time.perf_counter() - started) * 1000, exc)
+            raise
         turn.agent(name, (time.perf_counter() - started) * 1000, attempts, getattr(result, "mode", "offline"))
         return result
 
@@ -415,6 +507,20 @@ class Planner:
                 issue.episode_id = f"{state.conversation_id}:{n}"
                 ended.append(issue)
         return ended
+
+
+def identity_details(entities: Entities) -> dict[str, str]:
+    """What a message says about who the customer is, by the identify flow's slot names. Only what is unambiguous:
+    two numbers, or a first name alone, leave the question to the flow."""
+    given: dict[str, str] = {}
+    if len(entities.phones) == 1:
+        given["phone"] = entities.phones[0]
+    if len(entities.customer_ids) == 1:
+        given["customer_id"] = entities.customer_ids[0]
+    full = [n for n in entities.names if len(n.split()) >= 2]
+    if len(full) == 1:
+        given["full_name"] = full[0]
+    return given
 
 
 def reports_step(pending: Any, body: MessageIn) -> bool:
@@ -445,7 +551,7 @@ def episode_of(state: ConversationState, issue: Issue) -> dict[str, Any]:
         # Why a person took over, so the learning jobs can tell a hand-over the situation called for from a failure.
         steps.append({"name": "transfer_to_person", "kind": "handoff", "ok": True, "result": {
             "rule": issue.handoff_rule or "playbook_handoff", "queue": state.handoff.queue,
-            "reason": state.handoff.reason}})
+            "reason": state.handoff.reason, "called_for": state.handoff.called_for}})
     if state.prompts_served:  # which prompt versions served it: outcomes per version for prompt A/B splits
         steps.append({"name": SERVED_PROMPTS_STEP, "kind": "note", "result": state.prompts_served, "ok": True})
     service = (run.scope.get("service_id") or run.scope.get("line_id")) if run else None

@@ -75,7 +75,10 @@ class SlotRequest(Msg):
 
     text: str
     slot: str
-    kind: Literal["text", "name", "date", "number", "amount", "postcode", "plan", "yes_no"] = "text"
+    # full_name, birth_date, phone, customer_id: identity details, where "I don't know" is an answer (None), since
+    # policy allows other ways to prove who one is.
+    kind: Literal["text", "name", "date", "number", "amount", "postcode", "plan", "yes_no",
+                  "full_name", "birth_date", "phone", "customer_id"] = "text"
 
 
 class SlotResult(Msg):
@@ -99,6 +102,10 @@ class TechnicalRequest(Msg):
     run: RunState | None = None  # continue this run...
     start_playbook: str | None = None  # ...or start this playbook
     service_id: str | None = None  # which service, when the customer named one
+    line_number: str | None = None  # a phone number the customer gave: which of their lines the issue is about
+    # Identity details the customer already gave (slot names of the identify flow: full_name, phone, customer_id,
+    # date_of_birth): a run gets those it has not filled yet, so it does not ask for them.
+    given: dict[str, str] = {}
     answer: Any = None  # fulfils run.pending when has_answer
     has_answer: bool = False
 

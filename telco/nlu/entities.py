@@ -11,19 +11,24 @@ from telco.contract.messages import Entities
 from telco.models.common import normalise_phone
 
 from telco.nlu.dates import iso_dates
-from telco.nlu.lexicon import Lexicon
+from telco.nlu.lexicon import Lexicon, PhoneNumbering
 from telco.nlu.names import names_in
 from telco.nlu.numbers import Quantity, money_string, quantities
 from telco.nlu.plans import PlanCatalogue
 
-# International numbers only (E.164 needs the country code): "+1 555 010 0001", "0044 20 7946 0000".
+# International numbers (E.164 needs the country code): "+1 555 010 0001", "0044 20 7946 0000".
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)\d[\d\s\-().]{6,22}\d(?!\w)")
+# A run of digits grouped as people write a number at home: "555 010 1001", "(555) 010-1001", "1-555-010-1001".
+# It is a phone number only when its digit count fits the numbering plan (lexicon phone_numbering).
+_NATIONAL = re.compile(r"(?<![\w+\-./])\(?\d[\d\s\-().]{4,20}\d(?![\w\-/]|\.\d)")
 _CUSTOMER_ID = re.compile(r"(?<![\w-])[Cc]\d{4,7}(?![\w-])")
 # Outward code (area letters, district digits) and inward code (digit, two letters): "NG1 7QP", "hv7 2ab".
 POSTCODE = re.compile(r"(?<![\w-])([A-Za-z]{1,2}\d{1,2}[A-Za-z]?)\s*(\d[A-Za-z]{2})(?![\w-])")
 
 
-def phones_in(text: str) -> list[tuple[str, int, int]]:
+def phones_in(text: str, numbering: PhoneNumbering | None = None) -> list[tuple[str, int, int]]:
+    """Phone numbers with their spans, in E.164: international ones, and with `numbering` also the ones written
+    without the country code."""
     out = []
     for m in _PHONE.finditer(text):
         raw = m.group(0)
@@ -32,7 +37,34 @@ def phones_in(text: str) -> list[tuple[str, int, int]]:
             out.append((normalise_phone(candidate), m.start(), m.end()))
         except ValueError:
             continue  # too short or too long for E.164: not a phone number we can use
+    if numbering is not None:
+        for m in _NATIONAL.finditer(text):
+            if any(m.start() < e and s < m.end() for _, s, e in out):
+                continue
+            number = national_number(m.group(0), numbering)
+            if number is not None:
+                out.append((number, m.start(), m.end()))
+        out.sort(key=lambda hit: hit[1])
     return out
+
+
+def national_number(raw: str, numbering: PhoneNumbering) -> str | None:
+    """A number written without its country code, in E.164; None unless the digits make a whole number (a
+    shorter run is part of a number and is never completed by guessing)."""
+    digits = re.sub(r"\D", "", raw)
+    code, size = numbering.country_code, numbering.national_digits
+    if len(digits) == size + len(code) and digits.startswith(code):
+        digits = digits[len(code):]  # the country code written as a trunk prefix: "1 555 010 1001"
+    if len(digits) != size:
+        return None
+    try:
+        return normalise_phone(f"+{code}{digits}")
+    except ValueError:
+        return None
+
+
+def customer_ids_in(text: str) -> list[str]:
+    return [m.group(0).upper() for m in _CUSTOMER_ID.finditer(text)]
 
 
 def postcodes_in(text: str) -> list[str]:
@@ -49,7 +81,7 @@ def _outside(q: Quantity, spans: list[tuple[int, int]]) -> bool:
 
 
 def extract_entities(text: str, lex: Lexicon, plans: PlanCatalogue) -> Entities:
-    phones = phones_in(text)
+    phones = phones_in(text, lex.phone_numbering)
     plan_hits = plans.find(text)
     # Digits that belong to a phone number or a plan name ("Plus 5G 40 GB") are not amounts of anything.
     masked = [(s, e) for _, s, e in phones] + [(s, e) for _, s, e in plan_hits]
@@ -72,7 +104,7 @@ def extract_entities(text: str, lex: Lexicon, plans: PlanCatalogue) -> Entities:
             plan_ids.append(pid)
     return Entities(
         phones=list(dict.fromkeys(p for p, _, _ in phones)),
-        customer_ids=list(dict.fromkeys(m.group(0).upper() for m in _CUSTOMER_ID.finditer(text))),
+        customer_ids=list(dict.fromkeys(customer_ids_in(text))),
         amounts=amounts,
         gigabytes=gigabytes,
         dates=iso_dates(text, lex),

@@ -42,6 +42,14 @@ class Frustration(BaseModel):
     shouting_min_words: int = Field(ge=1)
 
 
+class PhoneNumbering(BaseModel):
+    """How the operator's numbers are written without the country code, so "555 010 1001" reads as +15550101001."""
+
+    model_config = ConfigDict(extra="forbid")
+    country_code: str = Field(pattern=r"^[1-9]\d{0,2}$")
+    national_digits: int = Field(ge=6, le=13)
+
+
 class Lexicon(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     multi_intent: MultiIntent
@@ -80,6 +88,7 @@ class Lexicon(BaseModel):
     plan_filler_words: list[str]
     plan_family_words: list[str]
     out_of_scope_examples: list[str] = Field(min_length=1)
+    phone_numbering: PhoneNumbering
 
     # Compiled matchers: built on first use and kept with the (frozen) lexicon.
     @cached_property

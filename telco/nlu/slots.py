@@ -11,7 +11,7 @@ from telco.contract.messages import SlotRequest, SlotResult
 
 from telco.nlu.dates import EXAMPLE as DATE_EXAMPLE
 from telco.nlu.dates import find_dates
-from telco.nlu.entities import POSTCODE
+from telco.nlu.entities import POSTCODE, customer_ids_in, phones_in
 from telco.nlu.lexicon import Lexicon, normalise, phrase_regex
 from telco.nlu.names import read_name
 from telco.nlu.numbers import money_string, quantities
@@ -27,7 +27,7 @@ def _said(text: str, phrases: list[str]) -> bool:
 def _only(text: str, phrases: list[str]) -> bool:
     """The whole answer is one of the phrases (give or take punctuation and a trailing "thanks")."""
     core = " ".join(normalise(text).replace(",", " ").replace(".", " ").replace("!", " ").split())
-    for tail in (" thanks", " thank you", " please"):
+    for tail in (" thanks", " thank you", " please", " sorry"):
         core = core.removesuffix(tail)
     return core in {" ".join(p.lower().split()) for p in phrases}
 
@@ -37,6 +37,8 @@ def read_slot(req: SlotRequest, lex: Lexicon, plans: PlanCatalogue) -> SlotResul
     if len(text) > MAX_ANSWER_CHARS:
         return _problem(req, f"that answer is too long to read ({len(text)} characters); a short reply is enough.")
     if not text:
+        if req.kind in IDENTITY_KINDS:
+            return _ok(req, None)  # nothing given for an identity detail: another way to prove it is offered
         return _problem(req, "I didn't get an answer there.")
     reader = _READERS[req.kind]
     return reader(req, text, lex, plans)
@@ -180,6 +182,71 @@ def _yes_no(req, text, lex, plans):
     return _problem(req, "I didn't catch a yes or a no there; a plain yes or no is enough.")
 
 
+# ---- identity details ---------------------------------------------------------------------------------
+# Policy allows several ways to prove who one is, so a detail the customer does not know is an answer (None) that
+# moves the identify flow to another way, never a reason to ask the same question again.
+IDENTITY_KINDS = frozenset({"full_name", "birth_date", "phone", "customer_id"})
+BIRTH_EXAMPLE = "like 1985-07-21 or 21 July 1985"
+
+
+def _not_known(text: str, lex: Lexicon) -> bool:
+    return _said(text, lex.dont_know) or _only(text, lex.decline)
+
+
+def _full_name(req, text, lex, plans):
+    reading = read_name(text, lex)
+    if reading.name:
+        return _ok(req, reading.name)
+    if _not_known(text, lex):
+        return _ok(req, None)
+    return _problem(req, reading.problem or "I need the account holder's full name.")
+
+
+def _birth_date(req, text, lex, plans):
+    found = find_dates(text, lex)
+    readable = list(dict.fromkeys(f.iso for f in found if f.iso))
+    if len(readable) == 1:
+        return _ok(req, readable[0])
+    if len(readable) > 1:
+        return _problem(req, f"I see more than one date there ({', '.join(readable)}). Which one is the date of "
+                             "birth?")
+    if _not_known(text, lex):
+        return _ok(req, None)
+    for f in found:
+        if f.problem:
+            return _problem(req, f.problem[0].upper() + f.problem[1:])
+    return _problem(req, f"I couldn't find a date in that. Please write the date of birth {BIRTH_EXAMPLE}.")
+
+
+def _phone(req, text, lex, plans):
+    numbers = list(dict.fromkeys(n for n, _, _ in phones_in(text, lex.phone_numbering)))
+    if len(numbers) == 1:
+        return _ok(req, numbers[0])
+    if len(numbers) > 1:
+        return _problem(req, f"I see more than one number there ({', '.join(numbers)}). Which one is on the "
+                             "account?")
+    if _not_known(text, lex):
+        return _ok(req, None)
+    digits = sum(ch.isdigit() for ch in text)
+    whole = lex.phone_numbering.national_digits
+    if digits:
+        return _problem(req, f"that doesn't look like a whole phone number; I need all {whole} digits, with the "
+                             "area code.")
+    return _problem(req, f"I couldn't find a phone number in that; all {whole} digits with the area code is enough.")
+
+
+def _customer_id(req, text, lex, plans):
+    ids = list(dict.fromkeys(customer_ids_in(text)))
+    if len(ids) == 1:
+        return _ok(req, ids[0])
+    if len(ids) > 1:
+        return _problem(req, f"I see more than one customer number there ({', '.join(ids)}). Which one is yours?")
+    if _not_known(text, lex):
+        return _ok(req, None)
+    return _problem(req, "I couldn't find a customer number in that; it is a C followed by digits, such as C1234, "
+                         "and is printed on every bill.")
+
+
 _READERS = {
     "text": _text,
     "name": _name,
@@ -189,4 +256,8 @@ _READERS = {
     "postcode": _postcode,
     "plan": _plan,
     "yes_no": _yes_no,
+    "full_name": _full_name,
+    "birth_date": _birth_date,
+    "phone": _phone,
+    "customer_id": _customer_id,
 }

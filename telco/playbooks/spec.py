@@ -50,10 +50,15 @@ class Step(BaseModel):
     ask: str | None = None  # the name of the slot to fill, e.g. new_postcode
     question: str | None = None
     # What kind of answer the question wants, so a free-text reply can be read into a typed value.
-    expect: Literal["text", "name", "date", "number", "amount", "postcode", "plan", "yes_no"] = "text"
+    expect: Literal["text", "name", "date", "number", "amount", "postcode", "plan", "yes_no",
+                    "full_name", "birth_date", "phone", "customer_id"] = "text"
     inform: str | None = None  # a notice id recorded in the outcome (what the customer was told)
     message: str | None = None  # template for the customer-facing sentence
     end: Literal["resolved", "escalated"] | None = None
+    # Closed-loop diagnosis towards this goal of telco/data/diagnosis.yaml (telco/playbooks/diagnosis.py): the step
+    # checks, fixes and re-tests until the goal holds or no known cause remains, then moves on with a result
+    # whose `outcome` is passed, person, stopped or declined.
+    diagnose: str | None = None
     # Hand the rest of the run to another playbook (same scope), so a procedure lives in exactly one flow.
     continue_with: str | None = None
     # queue and reason when ending escalated; called_for: true when the diagnosis itself needs a person (a correct
@@ -67,10 +72,10 @@ class Step(BaseModel):
 
     @model_validator(mode="after")
     def _one_action(self) -> "Step":
-        actions = [self.tool, self.customer_step, self.ask, self.inform, self.end, self.continue_with]
+        actions = [self.tool, self.customer_step, self.ask, self.inform, self.end, self.continue_with, self.diagnose]
         if sum(a is not None for a in actions) != 1:
-            raise ValueError(
-                f"step {self.id!r} needs exactly one of: tool, customer_step, ask, inform, end, continue_with")
+            raise ValueError(f"step {self.id!r} needs exactly one of: tool, customer_step, ask, inform, end, "
+                             "continue_with, diagnose")
         if self.ask is not None and not self.question:
             raise ValueError(f"step {self.id!r} asks for {self.ask!r} but has no question")
         if self.end is None and self.continue_with is None and self.next is None and not self.branches:
@@ -86,8 +91,10 @@ class Playbook(BaseModel):
     description: str
     intents: list[str]
     service: Literal["mobile", "broadband", "account"]
-    # False only for flows that establish identity themselves; every other flow runs for a verified customer.
-    requires_identity: bool = True
+    # False only for flows that establish identity themselves. True: the customer is verified before the flow starts.
+    # "when_needed": the flow starts at once with what needs no account access (steps on the customer's own phone)
+    # and asks for verification only when a step reads or changes the account.
+    requires_identity: bool | Literal["when_needed"] = True
     steps: list[Step]
 
     @property

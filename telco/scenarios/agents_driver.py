@@ -25,14 +25,18 @@ MAX_TURNS = 30
 def say(kind: str, value: Any) -> str:
     """How a customer would phrase a typed answer."""
     if value is None or value is False:
-        return {"plan": "No thanks, I'll keep my current plan.", "yes_no": "No, I wasn't.",
+        return {"plan": "No thanks, I'll keep my current plan.", "yes_no": "No.",
                 "amount": "Never mind, no credit needed."}.get(kind, "I don't know, sorry.")
     if value is True:
-        return "Yes, I was."
-    if kind == "name":
+        return "Yes."
+    if kind in ("name", "full_name"):
         return f"My name is {value}."
-    if kind == "date":
+    if kind in ("date", "birth_date"):
         return f"It's {value}."
+    if kind == "phone":
+        return f"My number is {value}."
+    if kind == "customer_id":
+        return f"My customer number is {value}."
     if kind == "number":
         return f"{value} GB please."
     if kind == "amount":
@@ -120,6 +124,9 @@ def send_logged(client: ScenarioClient, conversation_id: str, body: dict[str, An
     outcome.transcript.append(Exchange(who="system", text=turn["reply"], data={"status": turn["status"]}))
     outcome.informed.extend(turn["informed"])
     outcome.writes.extend(a["tool"] for a in turn["actions_taken"])
+    if turn.get("question"):
+        slot = turn["question"]["slot"]
+        outcome.asked[slot] = outcome.asked.get(slot, 0) + 1
     return turn
 
 

@@ -22,3 +22,7 @@ class Outcome(BaseModel):
     transcript: list[Exchange] = []
     turns: int = 0
     error: str | None = None
+    # Hand-overs the conversation made (read from the world at the end): queue, reason, called_for.
+    handoffs: list[dict[str, Any]] = []
+    # How many times the system put each question (by slot) to the customer, re-asks included.
+    asked: dict[str, int] = {}

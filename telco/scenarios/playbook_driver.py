@@ -12,7 +12,6 @@ from telco.errors import TelcoError
 from telco.intents import conflicting_pair, load_intents
 from telco.playbooks import load_playbooks
 from telco.playbooks.runner import PlaybookRunner, RunState
-from telco.playbooks.scope import resolve_scope
 from telco.tools.port import LocalToolPort, ToolPort
 
 from telco.scenarios.customer import ScriptedCustomer
@@ -34,6 +33,8 @@ async def _drive(runner: PlaybookRunner, state: RunState, port: ToolPort, custom
     outcome.transcript.extend(transcript_of(state))
     outcome.informed.extend(state.informed)
     outcome.writes.extend(a["tool"] for a in state.actions)
+    for slot, n in state.asked.items():
+        outcome.asked[slot] = outcome.asked.get(slot, 0) + n
     return state
 
 
@@ -99,7 +100,7 @@ async def run_conversation(scenario: Scenario, sandbox: Any, books: dict[str, An
                      spec.handoff_queue or "support")
             return outcome
         book = books[spec.playbook]
-        scope = await resolve_scope(port, customer_id, book.service, scenario.service_id)
+        scope = {"requested_service_id": scenario.service_id} if scenario.service_id else {}
         state = await _drive(runner, await runner.start(book.id, port, scope), port, customer, outcome)
         if state.status != "resolved":
             return outcome

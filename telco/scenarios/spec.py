@@ -27,11 +27,14 @@ class FaultSpec(BaseModel):
 
 
 class Identity(BaseModel):
-    """What the customer answers when asked who they are (may be wrong on purpose)."""
+    """What the customer answers when asked who they are (may be wrong on purpose). A detail left None is one the
+    customer does not know: asked for it, they say so ("knows name and phone, not the date of birth")."""
 
     model_config = ConfigDict(extra="forbid")
-    full_name: str
-    date_of_birth: date
+    full_name: str | None
+    date_of_birth: date | None = None
+    phone: str | None = None  # the number they give: a line on the account or the account's contact number
+    customer_id: str | None = None  # the customer number on their bills, when they know it
 
 
 class Scenario(BaseModel):
@@ -44,10 +47,13 @@ class Scenario(BaseModel):
     customer_id: str | None  # None: the person is not a customer we can find
     identity: Identity
     service_id: str | None = None
+    # Where the customer is (telco/data/sandbox/faults.yaml contexts), set before the faults; None: as the world has it.
+    context: Literal["home", "abroad"] | None = None
     faults: list[FaultSpec] = []
     message: str
     intents: list[str] = Field(min_length=1)
     answers: dict[str, Any] = {}
+    accepts_offers: bool = True  # what the customer says to an offer (accept_* questions) not named in answers
     expect: dict[str, Any] = Field(min_length=1)
     notes: str = ""
 

@@ -1,24 +1,23 @@
-"""Read tools: customer lookup and identity, account views, and network/device diagnostics.
+"""Read tools: account views, network/device diagnostics, the catalogue and scheduling.
 
 Diagnostics are computed by telco.sandbox.observe from the state at the moment of the call.
 """
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from telco.errors import InvalidInput, NotFound, PolicyDenied
-from telco.models import BroadbandPlan, Customer, MobilePlan
-from telco.policy import check_identity_attempts, check_own_records, load_policy, overdue_bills
+from telco.models import BroadbandPlan, MobilePlan
+from telco.policy import load_policy, overdue_bills
 from telco.sandbox import observe
 from telco.sandbox.observations import AreaStatus, LineTest, OpticalPower, RouterStatus
 
 from telco.tools import guards
 from telco.tools.access import area_services, broadband_for_read, customer_for_read, line_for_read, today
 from telco.tools.context import ToolContext
-from telco.tools.fields import Args, Id, IsoDate, PhoneArg, Text
+from telco.tools.fields import Args, Id
 from telco.tools.results import (
-    BillsResult, BillView, BroadbandSummary, CustomerDetails, CustomerMatch, DataUsage, IdentityResult, LineStatus,
+    BillsResult, BillView, BroadbandSummary, CustomerDetails, DataUsage, LineStatus,
     LineSummary, OutagesResult, PaymentMethodView, PlansResult, PlanView, RouterLogsResult, Serviceability, Slot,
     SlotsResult,
 )
@@ -26,92 +25,11 @@ from telco.tools.slots import free_slots
 from telco.tools.spec import ToolSpec
 
 
-# ---- customers and identity -------------------------------------------------------------------------
-def _match(ctx: ToolContext, customer: Customer, on: str, line_id: str | None = None) -> CustomerMatch:
-    check_own_records(ctx.verified_customer_id, customer.id)
-    return CustomerMatch(
-        customer_id=customer.id, name=customer.name, matched_on=on, line_id=line_id,
-        verified=ctx.verified_customer_id == customer.id,
-    )
-
-
-class PhoneArgs(Args):
-    phone: PhoneArg
-
-
-def find_customer_by_phone(ctx: ToolContext, a: PhoneArgs) -> CustomerMatch:
-    sb = ctx.sandbox
-    for customer in sb.world.customers.values():
-        if customer.phone == a.phone:
-            return _match(ctx, customer, "account_phone")
-    line = sb.line_by_number(a.phone)
-    return _match(ctx, sb.customer(line.customer_id), "line_number", line.id)
-
-
+# ---- account views (finding and verifying a customer: telco/tools/identity.py) ------------------------------
 class CustomerArgs(Args):
     customer_id: Id
 
 
-def find_customer_by_id(ctx: ToolContext, a: CustomerArgs) -> CustomerMatch:
-    return _match(ctx, ctx.sandbox.customer(a.customer_id), "customer_id")
-
-
-def _attempts_left(ctx: ToolContext) -> int:
-    return max(load_policy().identity.max_failed_attempts - ctx.failed_identity_attempts, 0)
-
-
-def _same_name(a: str, b: str) -> bool:
-    return re.sub(r"\s+", " ", a).strip().casefold() == re.sub(r"\s+", " ", b).strip().casefold()
-
-
-class NameDobArgs(Args):
-    name: Text
-    date_of_birth: IsoDate
-
-
-def find_customer_by_name_dob(ctx: ToolContext, a: NameDobArgs) -> IdentityResult:
-    check_identity_attempts(ctx.failed_identity_attempts)
-    found = [
-        c for c in ctx.sandbox.world.customers.values()
-        if c.date_of_birth == a.date_of_birth and _same_name(c.name, a.name)
-    ]
-    if not found:
-        ctx.failed_identity_attempts += 1
-        raise NotFound(
-            f"no customer matches that name and date of birth ({_attempts_left(ctx)} attempts left)",
-            kind="customer", attempts_left=_attempts_left(ctx),
-        )
-    if len(found) > 1:
-        raise InvalidInput("several customers share that name and date of birth; verify with the phone number instead")
-    check_own_records(ctx.verified_customer_id, found[0].id)
-    ctx.verified_customer_id = found[0].id
-    return IdentityResult(
-        customer_id=found[0].id, verified=True, attempts_left=_attempts_left(ctx), message="identity verified"
-    )
-
-
-class VerifyArgs(Args):
-    customer_id: Id
-    date_of_birth: IsoDate
-
-
-def verify_identity(ctx: ToolContext, a: VerifyArgs) -> IdentityResult:
-    check_identity_attempts(ctx.failed_identity_attempts)
-    customer = ctx.sandbox.customer(a.customer_id)
-    check_own_records(ctx.verified_customer_id, customer.id)
-    if customer.date_of_birth != a.date_of_birth:
-        ctx.failed_identity_attempts += 1
-        return IdentityResult(
-            customer_id=customer.id, verified=False, attempts_left=_attempts_left(ctx),
-            message="the date of birth does not match our records",
-        )
-    ctx.verified_customer_id = customer.id
-    return IdentityResult(
-        customer_id=customer.id, verified=True, attempts_left=_attempts_left(ctx), message="identity verified"
-    )
-
-
-# ---- account views ----------------------------------------------------------------------------------
 def get_customer_details(ctx: ToolContext, a: CustomerArgs) -> CustomerDetails:
     c = customer_for_read(ctx, a.customer_id)
     sb = ctx.sandbox
@@ -312,15 +230,6 @@ def get_plan(ctx: ToolContext, a: PlanArgs) -> PlanView:
 
 
 READS = [
-    ToolSpec("find_customer_by_phone", "read", "Find the customer who owns a phone number (account contact number "
-             "or a mobile line); does not verify identity.", PhoneArgs, CustomerMatch, find_customer_by_phone),
-    ToolSpec("find_customer_by_id", "read", "Look up a customer by customer id; does not verify identity.",
-             CustomerArgs, CustomerMatch, find_customer_by_id),
-    ToolSpec("find_customer_by_name_dob", "read", "Find and verify a customer by full name and date of birth "
-             "(YYYY-MM-DD); a match verifies identity for this conversation.", NameDobArgs, IdentityResult,
-             find_customer_by_name_dob),
-    ToolSpec("verify_identity", "read", "Verify a customer's identity with their date of birth (YYYY-MM-DD), "
-             "after finding them by phone number.", VerifyArgs, IdentityResult, verify_identity),
     ToolSpec("get_customer_details", "read", "Customer account: contact details, address, payment methods, lines "
              "and broadband services.", CustomerArgs, CustomerDetails, get_customer_details),
     ToolSpec("get_bills", "read", "The customer's bills with items and totals, overdue bills, open payment "

@@ -17,13 +17,15 @@ from telco.errors import IdempotencyConflict, InvalidInput
 from telco.models import AppliedWrite
 
 from telco.tools.context import ToolContext
+from telco.tools.identity import IDENTITY_READS
 from telco.tools.reads import READS
 from telco.tools.reads_billing import READS_BILLING
 from telco.tools.spec import ToolSpec
 from telco.tools.writes import WRITES_ACCOUNT
 from telco.tools.writes_service import WRITES_SERVICE
 
-TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in (*READS, *READS_BILLING, *WRITES_ACCOUNT, *WRITES_SERVICE)}
+TOOLS: dict[str, ToolSpec] = {spec.name: spec for spec in (*IDENTITY_READS, *READS, *READS_BILLING, *WRITES_ACCOUNT,
+                                                             *WRITES_SERVICE)}
 
 
 def _problem(err: dict[str, Any], tool: str) -> str:

@@ -18,8 +18,10 @@ CONTRACT_READS = {
     "run_line_test", "get_optical_power", "get_router_status", "get_router_logs", "check_serviceability",
     "get_appointment_slots", "get_available_plans",
 }
-# Reads the playbooks needed beyond the contract: one plan by id, and a bill review for provable errors.
-EXTRA_READS = {"get_plan", "review_bill"}
+# Reads the playbooks needed beyond the contract: one plan by id, a bill review for provable errors, a verification
+# tool for each identity method policy allows, and the identify flow's choice of what to ask next.
+EXTRA_READS = {"get_plan", "review_bill", "verify_phone_and_name", "verify_customer_id_and_name",
+               "plan_identity_check"}
 CONTRACT_WRITES = {
     "suspend_line", "resume_line", "send_payment_request", "refuel_data", "set_line_roaming", "reset_port",
     "reprovision_service", "reboot_router", "update_router_firmware", "change_plan", "apply_credit",
