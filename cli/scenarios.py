@@ -100,11 +100,25 @@ def _playbook_runner(args: argparse.Namespace) -> Iterator[Callable]:
 RUNNERS = {"playbook": _playbook_runner, "local": _local_runner, "api": _api_runner}
 
 
-def cmd_scenarios_run(args: argparse.Namespace) -> int:
+def _suite(args: argparse.Namespace) -> list[Any]:
     from telco.scenarios import load_scenarios
-    from telco.scenarios.report import summarise
 
-    scenarios = load_scenarios()
+    if args.suite == "own":
+        return load_scenarios()
+    from telco.scenarios.compound import generate, sample
+
+    families = tuple(args.family) if args.family else ("no_service", "mobile_data", "mms")
+    scenarios = list(generate(families, full=args.full))  # type: ignore[arg-type]
+    return sample(scenarios, args.sample) if args.sample else scenarios
+
+
+def cmd_scenarios_run(args: argparse.Namespace) -> int:
+    import time
+
+    from telco.scenarios.report import summarise, suite_extras
+
+    started = time.perf_counter()
+    scenarios = _suite(args)
     if args.only:
         scenarios = [s for s in scenarios if s.id in set(args.only)]
         if not scenarios:
@@ -126,6 +140,7 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
                 for ex in result.outcome.transcript:
                     print(f"      {ex.who:>13}: {ex.text[:300]}")
     summary = summarise(results, args.runner)
+    summary.update(suite=args.suite, **suite_extras(scenarios, results), seconds=round(time.perf_counter() - started, 1))
     if getattr(args, "model", "none") != "none":
         summary["model"] = args.model  # a scripted stand-in: these figures say nothing about Claude
     print(json.dumps(summary))
@@ -146,4 +161,38 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                           "API a loopback model that answers from the scenario labels (wiring check, not Claude)")
     run.add_argument("--model-delay-ms", type=float, default=0.0,
                      help="with --model scripted-competent: how long the loopback model takes per request")
+    run.add_argument("--suite", choices=["own", "compound"], default="own",
+                     help="own: the hand-written scenarios; compound: generated from the fault catalogue and the "
+                          "physics (2-4 fault combinations per mobile family)")
+    run.add_argument("--sample", type=int, default=0, help="compound: run a spread sample of this many")
+    run.add_argument("--full", action="store_true",
+                     help="compound: every valid combination of 2-4 faults, not every pair and every k-th larger one")
+    run.add_argument("--family", nargs="*", choices=["no_service", "mobile_data", "mms"],
+                     help="compound: only these families")
     run.set_defaults(func=cmd_scenarios_run)
+
+    gen = sub.add_parser("generate", help="write the generated compound suite as YAML (JSON summary last)")
+    gen.add_argument("--compound", action="store_true", required=True, help="the compound-fault suite")
+    gen.add_argument("--out", default="var/compound.yaml", help="where to write it")
+    gen.add_argument("--full", action="store_true", help="every valid combination (see run --full)")
+    gen.set_defaults(func=cmd_scenarios_generate)
+
+
+def cmd_scenarios_generate(args: argparse.Namespace) -> int:
+    from collections import Counter
+    from pathlib import Path
+
+    import yaml
+
+    from telco.scenarios.compound import generate
+
+    scenarios = list(generate(full=args.full))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump([s.model_dump(mode="json", exclude_defaults=True) for s in scenarios],
+                                  sort_keys=False, allow_unicode=True))
+    families = Counter(s.family for s in scenarios)
+    sizes = Counter(len(s.faults) for s in scenarios)
+    print(json.dumps({"generated": len(scenarios), "out": str(out), "families": dict(sorted(families.items())),
+                      "faults_per_scenario": {str(k): v for k, v in sorted(sizes.items())}}))
+    return 0

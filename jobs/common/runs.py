@@ -54,6 +54,8 @@ def called_for(steps: list[dict[str, Any]], path: list[str], books: dict[str, Pl
     rule = handoff.get("rule") if isinstance(handoff, dict) else None
     if rule in rules:
         return rule
+    if isinstance(handoff, dict) and handoff.get("called_for"):
+        return rule or "called_for"  # the flow said so when it handed over (a diagnosis only a person can act on)
     spec = load_intents().get((rule or "").removeprefix("intent_")) if (rule or "").startswith("intent_") else None
     if spec is not None and spec.playbook is None:
         return rule

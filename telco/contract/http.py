@@ -60,6 +60,9 @@ class HandoffOut(Body):
     handoff_id: str | None
     queue: str
     reason: str
+    # The situation called for a person (a PUK lock, a policy limit, the customer's wish), as opposed to the
+    # system giving up or failing: only the second kind is a failure to learn from.
+    called_for: bool = False
 
 
 class TurnOut(Body):

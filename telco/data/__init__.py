@@ -12,6 +12,7 @@ DATA_DIR = Path(__file__).resolve().parent
 
 # settings and catalogues
 BACKENDS_FILE = DATA_DIR / "backends.yaml"
+DIAGNOSIS_FILE = DATA_DIR / "diagnosis.yaml"
 ESCALATION_FILE = DATA_DIR / "escalation.yaml"
 INCIDENTS_FILE = DATA_DIR / "incidents.yaml"
 INTENT_CALIBRATION_FILE = DATA_DIR / "intent_calibration.yaml"

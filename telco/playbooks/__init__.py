@@ -27,3 +27,16 @@ def playbook_for_intent(intent: str, books: dict[str, Playbook] | None = None) -
         if intent in book.intents:
             return book
     return None
+
+
+# Told by the runner itself when a flow is about a service the account does not have.
+RUNNER_NOTICES = frozenset({"service_not_on_account"})
+
+
+def flow_notices(books: dict[str, Playbook] | None = None) -> set[str]:
+    """Every notice a flow can record as told to the customer: playbook inform steps, the diagnosis loop's causes,
+    and the runner's own."""
+    from telco.playbooks.diagnosis import load_catalogue
+
+    steps = {s.inform for b in (books or load_playbooks()).values() for s in b.steps if s.inform}
+    return steps | load_catalogue().notices() | RUNNER_NOTICES

@@ -229,10 +229,7 @@ class PlaybookRunner:
             text = (f"I can't see {kind} on your account, so I can't check it from here. If it's with another "
                     "provider, they'll need to look at it; if you think it should be on your account, tell me "
                     "and I'll get a colleague to check.")
-            state.messages.append(text)
-            state.informed.append("service_not_on_account")  # telco.playbooks.RUNNER_NOTICES
-            state.history.append(StepRecord(step_id=state.current or "", kind="say", name="no_such_service",
-                                            text=text))
+            self._tell(state, state.current or book.start, "service_not_on_account", text)  # RUNNER_NOTICES
             state.current, state.status = None, "resolved"
             return False
         if located.choices:
@@ -240,8 +237,8 @@ class PlaybookRunner:
             if asked >= 2:
                 # Asked twice and still no number we know: start with the first, and say so, rather than ask forever.
                 located = locate(details, book.service, said_number=located.choices[0])
-                self._say(state, book.step(state.current or book.start),
-                          f"Let's start with {located.scope.get('number')}; tell me if it's another number.")
+                self._tell(state, state.current or book.start, None,
+                           f"Let's start with {located.scope.get('number')}; tell me if it's another number.")
                 state.scope.update(located.scope)
                 return True
             numbers = " or ".join(located.choices)
@@ -308,11 +305,7 @@ class PlaybookRunner:
         """One move of a fix. False when the run now waits for the customer (or for verification)."""
         cause = cat.cause(move.cause)
         if move.index < 0:
-            if cause.inform:
-                state.informed.append(cause.inform)
-                state.history.append(StepRecord(step_id=step.id, kind="inform", name=cause.inform))
-            if cause.message:
-                self._say(state, step, render(cause.message, self._loop_ns(state, loop)))
+            self._tell(state, step.id, cause.inform, cause.message and render(cause.message, self._loop_ns(state, loop)))
             loop.fixing = dx.Fixing(cause=cause.id)
             return True
         if move.index >= len(cause.fix):
@@ -322,10 +315,8 @@ class PlaybookRunner:
         fixing = loop.fixing
         assert fixing is not None
         if action.inform:
-            state.informed.append(action.inform)
-            state.history.append(StepRecord(step_id=step.id, kind="inform", name=action.inform))
-            if action.message:
-                self._say(state, step, render(action.message, self._loop_ns(state, loop)))
+            self._tell(state, step.id, action.inform,
+                       action.message and render(action.message, self._loop_ns(state, loop)))
             fixing.index += 1
             return True
         if action.customer_step:
@@ -348,8 +339,8 @@ class PlaybookRunner:
             state.history.append(record)
             state.vars["last_error"] = record.error
             if action.refused is not None:
-                state.informed.append(action.refused.inform)
-                self._say(state, step, render(action.refused.message, self._loop_ns(state, loop)))
+                self._tell(state, step.id, action.refused.inform,
+                           render(action.refused.message, self._loop_ns(state, loop)))
             loop.causes[cause.id], loop.fixing = "failed", None  # refused by policy or the system: not ours to fix
             return True
         state.history.append(record)
@@ -369,11 +360,7 @@ class PlaybookRunner:
         told = {"stopped": cause.stop, "declined": cause.declined}.get(move.outcome)
         inform, message = (told.inform, told.message) if told else (cause.inform, cause.message)
         if move.outcome == "person" or told:
-            if inform:
-                state.informed.append(inform)
-                state.history.append(StepRecord(step_id=step.id, kind="inform", name=inform))
-            if message:
-                self._say(state, step, render(message, self._loop_ns(state, loop)))
+            self._tell(state, step.id, inform, message and render(message, self._loop_ns(state, loop)))
 
     def _diagnosis_answer(self, state: RunState, pending: CustomerRequest, answer: Any) -> None:
         cat = dx.load_catalogue()
@@ -395,11 +382,12 @@ class PlaybookRunner:
             is_fix = action is not None and action.customer_step == pending.id
             if is_fix and done:
                 loop.changed(_step_target(pending.id))
-            if done:
-                observer = _observer(pending.id)
-                for obs in cat.observations:
-                    if obs.customer_step and _observer(obs.customer_step) == observer:
-                        loop.record(cat, obs.id, result)
+            # A look the customer could not do still counts as taken: it shows nothing, so the loop moves on (to
+            # what our systems can see, or to a person) instead of asking for it again.
+            observer = _observer(pending.id)
+            for obs in cat.observations:
+                if obs.customer_step and (obs.customer_step == pending.id or (done and _observer(obs.customer_step) == observer)):
+                    loop.record(cat, obs.id, result if done else {})
             if is_fix:
                 if not done:
                     loop.causes[fixing.cause], loop.fixing = "failed", None  # the customer could not do it
@@ -424,10 +412,14 @@ class PlaybookRunner:
                                         text=customer_step_text(customer_step), step_id=step.id)
         state.status = "waiting"
 
-    @staticmethod
-    def _say(state: RunState, step: Step, text: str) -> None:
-        state.messages.append(text)
-        state.history.append(StepRecord(step_id=step.id, kind="say", name=step.id, text=text))
+    def _tell(self, state: RunState, step_id: str, notice: str | None, text: str | None) -> None:
+        """Record a notice as told (it reaches the turn's `informed`) and say its sentence."""
+        if notice:
+            state.informed.append(notice)
+            state.history.append(StepRecord(step_id=step_id, kind="inform", name=notice))
+        if text:
+            state.messages.append(text)
+            state.history.append(StepRecord(step_id=step_id, kind="say", name=step_id, text=text))
 
     async def _end(self, state: RunState, step: Step, port: ToolPort) -> None:
         state.history.append(StepRecord(step_id=step.id, kind="end", name=step.end or ""))

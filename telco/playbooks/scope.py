@@ -1,28 +1,69 @@
-"""Which of a customer's services a playbook works on, resolved once through the read tools."""
+"""Which of a customer's services a flow works on, read off the account's details.
+
+A customer with several lines is asked which number has the problem (unless they already said, or named the
+service); a customer who has no service of the kind the flow is for is told so plainly.
+"""
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from telco.errors import InvalidInput
-from telco.tools.port import ToolPort
+from pydantic import BaseModel
 
 
-async def resolve_scope(port: ToolPort, customer_id: str, service: Literal["mobile", "broadband", "account"],
-                  service_id: str | None = None) -> dict[str, Any]:
-    details = await port.call("get_customer_details", {"customer_id": customer_id})
+Service = Literal["mobile", "broadband", "account"]
+# The scope key each kind of flow works on.
+SCOPE_KEY: dict[str, str] = {"mobile": "line_id", "broadband": "service_id", "account": "customer_id"}
+
+
+class Located(BaseModel):
+    scope: dict[str, Any] = {}  # complete when exactly one service fits
+    choices: list[str] = []  # the numbers to choose between when several fit
+    missing: bool = False  # the account has no service of this kind
+
+
+def digits(text: Any) -> str:
+    return re.sub(r"\D", "", str(text or ""))
+
+
+def _same_number(said: str, number: str) -> bool:
+    # Customers drop the country code or the leading zero; the last seven digits identify a line on one account.
+    said, number = digits(said), digits(number)
+    return len(said) >= 7 and (said[-7:] == number[-7:])
+
+
+def locate(details: dict[str, Any], service: Service, wanted: str | None = None,
+           said_number: str | None = None) -> Located:
+    """The scope for `service` on this account: the named service, the line whose number the customer gave, the
+    only one there is — or the choices to ask about, or `missing`."""
     scope: dict[str, Any] = {
-        "customer_id": customer_id,
+        "customer_id": details["customer_id"],
         "area_id": details["address"]["area_id"],
         "postcode": details["address"]["postcode"],
     }
-    lines = details.get("lines", [])
-    broadband = details.get("broadband", [])
-    line = _pick(lines, service_id) if service in ("mobile", "account") else None
-    bb = _pick(broadband, service_id) if service in ("broadband", "account") else None
-    if service == "mobile" and line is None:
-        raise InvalidInput(f"customer {customer_id} has no mobile line{f' {service_id}' if service_id else ''}")
-    if service == "broadband" and bb is None:
-        raise InvalidInput(f"customer {customer_id} has no broadband service{f' {service_id}' if service_id else ''}")
+    lines = [s for s in details.get("lines", []) if s.get("status") != "closed"]
+    broadband = [s for s in details.get("broadband", []) if s.get("status") != "closed"]
+    if service == "account":
+        # Account flows take the only line and broadband service as context, when there is just one.
+        line = lines[0] if len(lines) == 1 else None
+        bb = broadband[0] if len(broadband) == 1 else None
+        return Located(scope=_with(scope, line, bb, service))
+    candidates = lines if service == "mobile" else broadband
+    if wanted:
+        candidates = [s for s in candidates if wanted in (s.get("line_id"), s.get("service_id"))]
+    if service == "mobile" and said_number and len(candidates) > 1:
+        candidates = [s for s in candidates if _same_number(said_number, s["number"])] or candidates
+    if not candidates:
+        return Located(missing=True)
+    if len(candidates) > 1:
+        return Located(choices=[s.get("number") or s.get("service_id") for s in candidates])
+    chosen = candidates[0]
+    return Located(scope=_with(scope, chosen if service == "mobile" else None,
+                               chosen if service == "broadband" else None, service))
+
+
+def _with(scope: dict[str, Any], line: dict[str, Any] | None, bb: dict[str, Any] | None,
+          service: Service) -> dict[str, Any]:
     if line:
         scope.update(line_id=line["line_id"], number=line["number"], line_plan_id=line["plan_id"])
     if bb:
@@ -32,9 +73,3 @@ async def resolve_scope(port: ToolPort, customer_id: str, service: Literal["mobi
             scope["area_id"] = bb["area_id"]
     return scope
 
-
-def _pick(services: list[dict[str, Any]], service_id: str | None) -> dict[str, Any] | None:
-    if service_id:
-        return next((s for s in services if service_id in (s.get("line_id"), s.get("service_id"))), None)
-    active = [s for s in services if s.get("status") != "closed"]
-    return active[0] if active else None

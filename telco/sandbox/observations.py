@@ -79,6 +79,13 @@ class PhoneSettings(Observation):
     mmsc: str  # the MMS server address (MMSC) of that access point
 
 
+class SimTray(Observation):
+    """What the customer sees with the SIM tray out: whether a card is in it at all (a loose card and an empty tray
+    both show "No SIM" on the status bar; only opening the tray tells them apart)."""
+
+    card_present: bool
+
+
 class MessagingPermissions(Observation):
     """The messaging app's permission screen: which permissions are allowed."""
 

@@ -138,6 +138,11 @@ def next_message(turn: dict, scenario: Scenario, customer: ScriptedCustomer, cli
         return None
     if turn["customer_steps"]:
         step = turn["customer_steps"][0]
+        if scenario.customer_id is None:
+            # Their device is not in our simulated world: they say they cannot check, as a person might.
+            outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data={"done": False}))
+            return {"text": "Sorry, I can't check that.",
+                    "step_results": [{"step_id": step["step_id"], "observation": {}, "done": False}]}
         service = service_for(scenario, customer, step["step_id"])
         observation = client.perform_step(step["step_id"], scenario.customer_id, service)
         outcome.transcript.append(Exchange(who="customer_step", text=step["step_id"], data=observation))

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from telco.models import World
 from telco.sandbox import observe
+from telco.sandbox.endtoend import mobile_end_to_end
 from telco.sandbox.state import Sandbox
 
 from telco.scenarios.outcome import Outcome
@@ -180,6 +181,8 @@ def _handoff(expected: bool | dict[str, Any], c: CheckContext) -> tuple[bool, st
         problems.append(f"queue {h.queue} != {want['queue']}")
     if "reason_contains" in want and want["reason_contains"] not in h.reason:
         problems.append(f"reason {h.reason!r} lacks {want['reason_contains']!r}")
+    if "called_for" in want and bool(h.context.get("called_for")) != want["called_for"]:
+        problems.append(f"called_for {h.context.get('called_for')!r} != {want['called_for']!r}")
     return not problems, f"handoff to {h.queue}: {h.reason}" + (f" ({'; '.join(problems)})" if problems else "")
 
 
@@ -187,6 +190,12 @@ def _handoff(expected: bool | dict[str, Any], c: CheckContext) -> tuple[bool, st
 def _informed(expected: list[str], c: CheckContext) -> tuple[bool, str]:
     missing = [n for n in expected if n not in c.outcome.informed]
     return not missing, f"told {c.outcome.informed}, missing {missing or 'nothing'}"
+
+
+@check("informed_any")
+def _informed_any(expected: list[str], c: CheckContext) -> tuple[bool, str]:
+    told = [n for n in expected if n in c.outcome.informed]
+    return bool(told), f"told {c.outcome.informed}, want one of {expected}"
 
 
 @check("no_writes")
@@ -200,6 +209,27 @@ def _no_writes(expected: bool, c: CheckContext) -> tuple[bool, str]:
 def _writes_exclude(expected: list[str], c: CheckContext) -> tuple[bool, str]:
     done = [w for w in c.outcome.writes if w in expected]
     return not done, f"forbidden writes done: {done or 'none'}"
+
+
+@check("end_to_end")
+def _end_to_end(expected: list[str], c: CheckContext) -> tuple[bool, str]:
+    results = mobile_end_to_end(c.after, c.line_id())
+    failing = [t for t in expected if not results[t]]
+    return not failing, f"end-to-end {results}, failing {failing or 'none'}"
+
+
+@check("end_to_end_fails")
+def _end_to_end_fails(expected: list[str], c: CheckContext) -> tuple[bool, str]:
+    # A fault we may not fix (a person's job, an offer turned down) must still be there: nothing claimed it away.
+    results = mobile_end_to_end(c.after, c.line_id())
+    passing = [t for t in expected if results[t]]
+    return not passing, f"end-to-end {results}, unexpectedly passing {passing or 'none'}"
+
+
+@check("writes_within")
+def _writes_within(expected: list[str], c: CheckContext) -> tuple[bool, str]:
+    extra = [w for w in c.outcome.writes if w not in expected and w != "transfer_to_person"]
+    return not extra, f"writes outside {expected}: {extra or 'none'}"
 
 
 def evaluate(ctx: CheckContext) -> list[CheckResult]:

@@ -1,7 +1,7 @@
 """Builds a scenario's starting world: the fixture or generated world, then the injected faults."""
 from __future__ import annotations
 
-from telco.sandbox.faults import inject_fault
+from telco.sandbox.faults import apply_context, inject_fault
 from telco.sandbox.state import Sandbox
 
 from telco.scenarios.spec import Scenario
@@ -14,6 +14,8 @@ def build_sandbox(scenario: Scenario) -> Sandbox:
         from telco.sandbox.generator import generate_world
 
         sandbox = Sandbox(generate_world(scenario.world.seed, customers=scenario.world.customers))
+    if scenario.context is not None and scenario.customer_id is not None:
+        apply_context(sandbox, scenario.context, scenario.customer_id, scenario.service_id)
     for fault in scenario.faults:
         customer_id = fault.customer_id or scenario.customer_id
         if customer_id is None:

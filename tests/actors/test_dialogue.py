@@ -17,7 +17,7 @@ from telco.contract.messages import (
 from telco.errors import InvalidInput
 from telco.intents import load_intents
 from telco.knowledge import load_documents
-from telco.playbooks import load_playbooks, playbook_for_intent
+from telco.playbooks import flow_notices, load_playbooks, playbook_for_intent
 from telco.playbooks.runner import CustomerRequest
 from telco.sandbox.customer_steps import get_customer_step, list_customer_steps
 
@@ -292,7 +292,7 @@ def test_templates_cover_every_intent_and_escalation_rule():
 
 
 def test_announcing_notices_are_real_playbook_notices():
-    notices = {s.inform for b in load_playbooks().values() for s in b.steps if s.inform}
+    notices = flow_notices()
     assert set(T.handoff.announced_by) <= notices, set(T.handoff.announced_by) - notices
 
 

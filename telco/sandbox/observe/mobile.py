@@ -25,6 +25,7 @@ from telco.sandbox.observations import (
     MmsCheck,
     PhoneSettings,
     SimIcon,
+    SimTray,
     SpeedLabel,
     SpeedTest,
     StatusBar,
@@ -292,6 +293,10 @@ def phone_settings(sb: Sandbox, line_id: str) -> PhoneSettings:
         network_mode=phone.preferred_network_mode, data_saver=phone.data_saver, vpn=phone.vpn, wifi=phone.wifi,
         wifi_calling=phone.wifi_calling, apn=phone.apn.apn, mmsc=phone.apn.mmsc_url,
     )
+
+
+def sim_tray(sb: Sandbox, line_id: str) -> SimTray:
+    return SimTray(card_present=_phone_of(sb, sb.line(line_id)).sim_present)
 
 
 def messaging_permissions(sb: Sandbox, line_id: str) -> MessagingPermissions:
