@@ -125,17 +125,18 @@ def _applies(customer_id: str, line_id: str, place: str, fault: str) -> bool:
 
 
 def _pick(index: int, faults: tuple[FaultSpec, ...], variation: Variation) -> tuple[str, str, Sandbox] | None:
-    """The first customer (from a point that moves with the index) all the faults can happen to, their world with
-    the customer placed and every fault applied."""
-    candidates = _customers(variation.lines) or _customers("one")
+    """The first customer (from a point that moves with the index) all the faults can happen to — one with the
+    variation's number of lines if there is one, else any — and their world with every fault applied."""
     place = _place(faults, variation.place)
-    for k in range(len(candidates)):
-        customer_id, line_id = candidates[(index + k) % len(candidates)]
-        if all(_applies(customer_id, line_id, place, f.name) for f in faults):
-            sb = Sandbox(_placed(customer_id, line_id, place).world.model_copy(deep=True))
-            for fault in faults:
-                inject_fault(sb, fault.name, customer_id, line_id)
-            return customer_id, line_id, sb
+    other = "one" if variation.lines == "several" else "several"
+    for candidates in (_customers(variation.lines), _customers(other)):
+        for k in range(len(candidates)):
+            customer_id, line_id = candidates[(index + k) % len(candidates)]
+            if all(_applies(customer_id, line_id, place, f.name) for f in faults):
+                sb = Sandbox(_placed(customer_id, line_id, place).world.model_copy(deep=True))
+                for fault in faults:
+                    inject_fault(sb, fault.name, customer_id, line_id)
+                return customer_id, line_id, sb
     return None
 
 
@@ -165,6 +166,13 @@ def _tool_fields(tool: str) -> frozenset[str]:
     from telco.tools import TOOLS
 
     return frozenset(TOOLS[tool].args_model.model_fields)
+
+
+def get_fault_kind(name: str) -> str:
+    """How a fault is undone: customer_step, tool, person or wait (telco.sandbox.faults.FaultSpec.fix_kind)."""
+    from telco.sandbox.faults import get_fault
+
+    return get_fault(name).fix_kind
 
 
 def _fix_tools(faults: tuple[FaultSpec, ...], *, consented: bool = True) -> set[str]:
@@ -219,9 +227,10 @@ def generate(families: tuple[Family, ...] = tuple(FAMILIES), full: bool = False)
             if variation.says_number:
                 message += f" My number is {number}."
             names = "+".join(f.name for f in faults)
+            lines = "several" if len([x for x in sb.lines_of(customer_id) if x.status != "closed"]) > 1 else "one"
             yield Scenario(
                 id=f"compound-{family}-{i:04d}", family=family,
-                title=f"{names} ({variation.identity}, {variation.lines} line(s), {variation.offers}s offers, {place})",
+                title=f"{names} ({variation.identity}, {lines} line(s), {variation.offers}s offers, {place})",
                 customer_id=customer_id, identity=_identity(sb, customer_id, line_id, variation), service_id=line_id,
                 context=place, faults=[ScenarioFault(name=f.name, service_id=line_id) for f in faults],
                 message=message, intents=[intent], accepts_offers=variation.offers == "accept",
