@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Annotated, Any, Awaitable, Callable
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Request, Security
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPBearer
 from ray import serve
@@ -24,7 +24,7 @@ from telco.contract.http import (
     ConversationCreated, ConversationOut, CustomerStepIn, ErrorOut, FaultIn, FeedbackIn, HealthOut, LoadWorldIn,
     MessageIn, NewConversation, ReadyOut, TurnOut,
 )
-from serve.auth import KeyRing, RateLimiter, require_admin
+from serve.auth import KeyRing, RateLimiter, require_admin, require_operations_or_admin
 from serve.deploy_config import deployment_options
 from actors.runtime.errors import as_telco_error
 from serve.errors import install_error_handlers
@@ -186,6 +186,16 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
 
     for router in ops_routers(planner, oss_bss, caller, _remote, _ERRORS):
         app.include_router(router)
+    from serve.ops_metrics import OpsMetrics, ops_metrics
+    from serve.pages import install_pages
+
+    @app.get("/v1/ops/metrics", response_model=OpsMetrics, tags=["operations"], responses=_ERRORS,
+             summary="turns/s, latency, errors, tokens, cost, modes, resolutions and hand-overs of a recent window")
+    async def metrics(principal: Caller, window_s: int = Query(default=300, ge=10, le=86_400)) -> OpsMetrics:
+        require_operations_or_admin(principal)
+        return await ops_metrics(settings.memory_uri, window_s)
+
+    install_pages(app, keyring, settings, caller)
     return app
 
 

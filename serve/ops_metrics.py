@@ -1,0 +1,113 @@
+"""GET /v1/ops/metrics: the numbers the operations console shows, computed from the turns log of a recent window.
+
+Ray's metrics (actors/operations/metrics.py) go to Prometheus/Grafana, which a small deployment may not run; the
+console needs its figures without them. The turns table is the source of truth for what was answered, and each
+agent row keeps the whole TurnOut, so everything here (rates, latency, mode shares, tokens, cost, resolutions,
+hand-overs) is one read of the window's rows. The read runs in a thread: LanceDB is blocking.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from memory.experiments import read_running
+from memory.store import connect
+from telco.contract.trace import INTERNAL_ERROR
+
+MAX_ROWS = 50_000  # a busier window is summarised from its newest rows
+
+
+class OpsMetrics(BaseModel):
+    window_s: int
+    turns: int
+    turns_per_s: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    error_rate: float | None
+    degraded_rate: float | None
+    tokens: int
+    cost_usd: float
+    mode_shares: dict[str, float]
+    resolution_rate: float | None  # conversations with a turn in the window that ended resolved
+    handover_rate: float | None  # ... that were handed to a person
+    conversations: int
+    person_replies: int
+    experiments: list[dict[str, Any]]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile: small windows give a value that actually occurred."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _turn(row: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return json.loads(row["trace"]) if row.get("trace") else None
+    except ValueError:
+        return None
+
+
+def summarise(rows: list[dict[str, Any]], window_s: int, experiments: list[dict[str, Any]]) -> OpsMetrics:
+    turns, person = [], 0
+    for row in rows:
+        t = _turn(row)
+        if t is None:
+            continue
+        if "person_reply" in t.get("informed", []):
+            person += 1  # a person's words are not a turn the system answered
+            continue
+        turns.append(t)
+    n = len(turns)
+    latencies = [float(t.get("trace", {}).get("latency_ms") or 0) for t in turns]
+    errors = sum(1 for t in turns if t.get("trace", {}).get("error")
+                 or t.get("trace", {}).get("escalation_rule") == INTERNAL_ERROR)
+    modes = Counter(t.get("mode", "offline") for t in turns)
+    calls = [c for t in turns for c in t.get("trace", {}).get("llm_calls", [])]
+    tokens = sum(int(c.get("input_tokens", 0)) + int(c.get("output_tokens", 0))
+                 + int(c.get("cache_read_input_tokens", 0)) + int(c.get("cache_creation_input_tokens", 0))
+                 for c in calls)
+    last: dict[str, str] = {}  # conversation -> the status of its newest turn in the window
+    for t in sorted(turns, key=lambda t: t.get("turn_id", "")):
+        last[t.get("conversation_id", "")] = t.get("status", "open")
+    ended = Counter(last.values())
+    convs = len(last)
+
+    def share(k: int, total: int) -> float | None:
+        return round(k / total, 4) if total else None
+
+    return OpsMetrics(
+        window_s=window_s, turns=n, turns_per_s=round(n / window_s, 4),
+        latency_p50_ms=percentile(latencies, 0.50), latency_p95_ms=percentile(latencies, 0.95),
+        error_rate=share(errors, n), degraded_rate=share(modes.get("degraded", 0), n),
+        tokens=tokens, cost_usd=round(sum(float(c.get("cost_usd", 0)) for c in calls), 6),
+        mode_shares={m: round(k / n, 4) for m, k in sorted(modes.items())} if n else {},
+        resolution_rate=share(ended.get("resolved", 0), convs), handover_rate=share(ended.get("handed_off", 0), convs),
+        conversations=convs, person_replies=person, experiments=experiments,
+    )
+
+
+def _read(memory_uri: str, window_s: int, now: datetime) -> OpsMetrics:
+    store = connect(memory_uri)
+    since = (now - timedelta(seconds=window_s)).strftime("%Y-%m-%dT%H:%M:%S")
+    rows = (store.table("turns").search().where(f"role = 'agent' AND created_at >= timestamp '{since}'")
+            .limit(MAX_ROWS).to_list())
+    try:
+        experiments = [{k: v for k, v in e.items() if not isinstance(v, (bytes, list)) or k == "note"}
+                       for e in read_running(store)]
+    except Exception:  # noqa: BLE001 - a memory without the experiments table has none running
+        experiments = []
+    return summarise(rows, window_s, experiments)
+
+
+async def ops_metrics(memory_uri: str, window_s: int,
+                      clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> OpsMetrics:
+    return await asyncio.to_thread(_read, memory_uri, window_s, clock())
