@@ -27,6 +27,7 @@ NLU_FILE = DATA_DIR / "nlu.yaml"
 POLICY_FILE = DATA_DIR / "policy.yaml"
 PROMPT_GUIDELINES_FILE = DATA_DIR / "prompt_guidelines.yaml"
 RETRIEVAL_EVAL_FILE = DATA_DIR / "retrieval_eval.yaml"
+SCOPE_FILE = DATA_DIR / "scope.yaml"
 TEMPLATES_FILE = DATA_DIR / "templates.yaml"
 TRAFFIC_FILE = DATA_DIR / "traffic.yaml"
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from telco.errors import TelcoError
 from telco.playbooks import diagnosis as dx
 from telco.playbooks.expressions import holds, render
-from telco.playbooks.scope import SCOPE_KEY, locate
+from telco.playbooks.scope import SCOPE_KEY, locate, scope_words
 from telco.playbooks.spec import Playbook, Step
 from telco.tools.port import ToolPort
 
@@ -224,27 +224,23 @@ class PlaybookRunner:
         details = await port.call("get_customer_details", {"customer_id": customer_id})
         located = locate(details, book.service, state.scope.get("requested_service_id"),
                          state.slots.get("line_number"))
+        words = scope_words()
         if located.missing:
-            kind = {"mobile": "a mobile line", "broadband": "a home broadband service"}.get(book.service, "that")
-            text = (f"I can't see {kind} on your account, so I can't check it from here. If it's with another "
-                    "provider, they'll need to look at it; if you think it should be on your account, tell me "
-                    "and I'll get a colleague to check.")
+            text = words.not_on_account.format(service=words.service_names.get(book.service, "that service"))
             self._tell(state, state.current or book.start, "service_not_on_account", text)  # RUNNER_NOTICES
             state.current, state.status = None, "resolved"
             return False
         if located.choices:
             asked = sum(1 for r in state.history if r.kind == "ask" and r.name == "line_number")
-            if asked >= 2:
-                # Asked twice and still no number we know: start with the first, and say so, rather than ask forever.
+            if asked >= words.max_line_asks:
                 located = locate(details, book.service, said_number=located.choices[0])
                 self._tell(state, state.current or book.start, None,
-                           f"Let's start with {located.scope.get('number')}; tell me if it's another number.")
+                           words.starting_with.format(number=located.scope.get("number")))
                 state.scope.update(located.scope)
                 return True
-            numbers = " or ".join(located.choices)
             state.pending = CustomerRequest(
                 kind="ask", id="line_number", step_id=state.current or book.start, expect="text", purpose="scope",
-                text=f"I can see more than one number on your account. Which one has the problem: {numbers}?")
+                text=words.which_line.format(numbers=" or ".join(located.choices)))
             state.status = "waiting"
             return False
         state.scope.update(located.scope)

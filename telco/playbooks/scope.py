@@ -6,14 +6,31 @@ service); a customer who has no service of the kind the flow is for is told so p
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel
+
+from telco.data import SCOPE_FILE
 
 
 Service = Literal["mobile", "broadband", "account"]
 # The scope key each kind of flow works on.
 SCOPE_KEY: dict[str, str] = {"mobile": "line_id", "broadband": "service_id", "account": "customer_id"}
+
+
+class ScopeWords(BaseModel):
+    service_names: dict[str, str]
+    not_on_account: str
+    which_line: str
+    max_line_asks: int
+    starting_with: str
+
+
+@lru_cache(maxsize=1)
+def scope_words() -> ScopeWords:
+    return ScopeWords.model_validate(yaml.safe_load(SCOPE_FILE.read_text()))
 
 
 class Located(BaseModel):
