@@ -52,6 +52,7 @@ def synthetic(n: int, seed: int = 1) -> list[dict]:
         rows.append({"episode_id": f"syn-{seed}-{i}", "customer_id": f"C{100000 + rng.randrange(50000)}",
                      "conversation_id": f"conv-{i}", "summary": f"{intent} {outcome} with playbook "
                      f"{PLAYBOOK[intent]} v1", "intents": [intent], "intent": intent, "service_type": "mobile",
+                     "playbook": PLAYBOOK[intent], "playbook_version": 1,
                      "steps": json.dumps(steps), "outcome": outcome, "started_at": at,
                      "ended_at": at + timedelta(minutes=rng.randrange(2, 30))})
     return rows

@@ -89,6 +89,7 @@ def load_episodes(store, n: int, seed: int, batch: int = 100_000):
             "resolution_minutes": rng.uniform(2, 60, size=m).tolist(), "csat": [None] * m,
             "started_at": ended, "ended_at": ended,
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vecs.reshape(-1)), 384),
+            "playbook": [None] * m, "playbook_version": [None] * m, "prompts": [[]] * m,
         }
         table.add(pa.table(cols, schema=schema))
     return all_vecs, all_cust, centres
@@ -191,7 +192,8 @@ def bench_search(n: int, queries: int, seed: int, k: int = 10) -> dict:
 
 def bench_ingest(count: int, batch: int = 50) -> dict:
     from memory.embed import get_embedder
-    from memory.episodic import Episode, EpisodicMemory
+    from memory.episodic import EpisodicMemory
+    from telco.contract.episode import Episode
     from memory.writer import LocalWriter
 
     rng = np.random.default_rng(3)

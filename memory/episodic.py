@@ -9,76 +9,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, TypeAdapter
 
+from telco.contract.episode import Episode, EpisodeStep, Outcome
 from telco.errors import InvalidInput, NotFound
 
 from memory.embed import Embedder
 from memory.redact import redact, redact_text
-from memory.retrieval import (recency_weight, require_customer, rrf_fuse, run_lists, scoped_filter, text_search, top,
-                        vector_search)
+from memory.retrieval import recency_weight, rrf_fuse, run_lists, scoped_filter, text_search, top, vector_search
 from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 from memory.writer import WriterBase
-
-Outcome = Literal["resolved", "escalated", "abandoned", "unresolved"]
-
-
-class EpisodeStep(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    kind: Literal["tool", "customer_step", "inform", "ask", "handoff", "note"]
-    result: Any = None
-    ok: bool | None = None
-
-
-class Episode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    episode_id: str = Field(min_length=1)
-    customer_id: str
-    conversation_id: str | None = None
-    channel: str = "chat"
-    # Identifies "the same issue" across episodes (e.g. "broadband_drops:BB-0001") for follow-up chains.
-    issue_key: str | None = None
-    summary: str = Field(min_length=1)
-    intents: list[str] = Field(default_factory=list)
-    service_type: str | None = None
-    steps: list[EpisodeStep] = Field(default_factory=list)
-    outcome: Outcome
-    csat: int | None = Field(default=None, ge=1, le=5)
-    started_at: datetime
-    ended_at: datetime
-
-    @field_validator("customer_id")
-    @classmethod
-    def _customer(cls, v: str) -> str:
-        try:
-            return require_customer(v)
-        except InvalidInput as exc:  # pydantic reports ValueErrors as field errors
-            raise ValueError(exc.message) from None
-
-    @field_validator("started_at", "ended_at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("timestamps must carry a timezone (UTC)")
-        return v
-
-    @model_validator(mode="after")
-    def _order(self) -> "Episode":
-        if self.ended_at < self.started_at:
-            raise ValueError("ended_at is before started_at")
-        return self
-
-    @property
-    def intent(self) -> str | None:
-        return self.intents[0] if self.intents else None
-
-    @property
-    def resolution_minutes(self) -> float:
-        return (self.ended_at - self.started_at).total_seconds() / 60
-
 
 class EpisodeHit(BaseModel):
     episode: Episode
@@ -99,6 +41,9 @@ def _to_row(ep: Episode, vector) -> dict:
         "intents": clean.intents,
         "intent": clean.intent,
         "service_type": clean.service_type,
+        "playbook": clean.playbook,
+        "playbook_version": clean.playbook_version,
+        "prompts": clean.prompts,
         "steps": json.dumps([s.model_dump(mode="json") for s in clean.steps]),
         "outcome": clean.outcome,
         "resolution_minutes": clean.resolution_minutes,
@@ -109,18 +54,29 @@ def _to_row(ep: Episode, vector) -> dict:
     }
 
 
-def _from_row(row: dict) -> Episode:
-    return Episode(
-        episode_id=row["episode_id"], customer_id=row["customer_id"], conversation_id=row.get("conversation_id"),
-        channel=row.get("channel") or "chat", issue_key=row.get("issue_key"), summary=row["summary"],
-        intents=list(row.get("intents") or []), service_type=row.get("service_type"),
-        steps=[EpisodeStep.model_validate(s) for s in json.loads(row.get("steps") or "[]")],
-        outcome=row["outcome"], csat=row.get("csat"), started_at=row["started_at"], ended_at=row["ended_at"],
-    )
+# Steps are stored as JSON text; pydantic parses and validates it in one pass (the learning jobs read every row).
+_STEPS = TypeAdapter(list[EpisodeStep])
 
 
-_COLUMNS = ["episode_id", "customer_id", "conversation_id", "channel", "issue_key", "summary", "intents", "intent",
-            "service_type", "steps", "outcome", "resolution_minutes", "csat", "started_at", "ended_at"]
+def from_row(row: dict[str, Any]) -> Episode:
+    """A stored row as the typed episode. Rows from before schema v2 have no playbook, playbook_version or prompts
+    (the columns read as null): they load with no playbook (the summary's prose is never parsed for one) and
+    with the prompts their served-prompts note step named (telco.contract.episode lifts it)."""
+    return Episode.model_validate({
+        "episode_id": row["episode_id"], "customer_id": row["customer_id"],
+        "conversation_id": row.get("conversation_id"), "channel": row.get("channel") or "chat",
+        "issue_key": row.get("issue_key"), "summary": row["summary"], "intents": list(row.get("intents") or []),
+        "service_type": row.get("service_type"), "playbook": row.get("playbook"),
+        "playbook_version": row.get("playbook_version"), "prompts": list(row.get("prompts") or []),
+        "steps": _STEPS.validate_json(row.get("steps") or "[]"), "outcome": row["outcome"], "csat": row.get("csat"),
+        "started_at": row["started_at"], "ended_at": row["ended_at"],
+    })
+
+
+# Every stored column but the vector: what a read needs to rebuild the episode.
+COLUMNS = ["episode_id", "customer_id", "conversation_id", "channel", "issue_key", "summary", "intents", "intent",
+           "service_type", "playbook", "playbook_version", "prompts", "steps", "outcome", "resolution_minutes",
+           "csat", "started_at", "ended_at"]
 
 
 class EpisodicMemory:
@@ -144,10 +100,10 @@ class EpisodicMemory:
 
     def get(self, customer_id: str, episode_id: str) -> Episode:
         rows = (self.table.search().where(scoped_filter(customer_id, f"episode_id = {sql_str(episode_id)}"))
-                .select(_COLUMNS).limit(1).to_list())
+                .select(COLUMNS).limit(1).to_list())
         if not rows:
             raise NotFound(f"customer {customer_id!r} has no episode {episode_id!r}")
-        return _from_row(rows[0])
+        return from_row(rows[0])
 
     def similar(self, customer_id: str, text: str, *, k: int = 5, intent: str | None = None,
                 outcome: Outcome | None = None, since: datetime | None = None,
@@ -172,10 +128,10 @@ class EpisodicMemory:
         table = self.table
         # Exact over the customer's rows: the scalar index on customer_id narrows 1M episodes to a few dozen.
         queries = {"vector": lambda: vector_search(table, vec, key="episode_id", where=where, limit=pool,
-                                                   columns=_COLUMNS, exact=True)}
+                                                   columns=COLUMNS, exact=True)}
         if hybrid:
             queries["fts"] = lambda: text_search(table, text, key="episode_id", column="summary", where=where,
-                                                 limit=pool, columns=_COLUMNS)
+                                                 limit=pool, columns=COLUMNS)
         lists = run_lists(queries)
         vhits = lists["vector"]
         now = now or now_utc()
@@ -188,7 +144,7 @@ class EpisodicMemory:
             # Defence in depth: the prefilter already scoped the query; a row of anyone else is a bug.
             if h.row["customer_id"] != customer_id:
                 raise AssertionError("episode of another customer escaped the customer filter")
-            out.append(EpisodeHit(episode=_from_row(h.row), score=h.score, similarity=sims.get(h.key)))
+            out.append(EpisodeHit(episode=from_row(h.row), score=h.score, similarity=sims.get(h.key)))
         return out
 
     def history(self, customer_id: str, *, start: datetime | None = None, end: datetime | None = None,
@@ -199,10 +155,10 @@ class EpisodicMemory:
             extra.append(f"ended_at >= {sql_ts(start)}")
         if end:
             extra.append(f"ended_at < {sql_ts(end)}")
-        rows = (self.table.search().where(scoped_filter(customer_id, *extra)).select(_COLUMNS)
+        rows = (self.table.search().where(scoped_filter(customer_id, *extra)).select(COLUMNS)
                 .limit(100_000).to_list())
         rows.sort(key=lambda r: (r["ended_at"], r["episode_id"]), reverse=True)
-        return [_from_row(r) for r in rows[:limit]]
+        return [from_row(r) for r in rows[:limit]]
 
     def follow_ups(self, customer_id: str, episode_id: str, *,
                    within: timedelta = timedelta(days=30)) -> list[Episode]:
@@ -222,7 +178,7 @@ class EpisodicMemory:
             return []
         rows = (self.table.search()
                 .where(scoped_filter(customer_id, same, f"started_at >= {sql_ts(first.ended_at)}"))
-                .select(_COLUMNS).limit(100_000).to_list())
+                .select(COLUMNS).limit(100_000).to_list())
         rows.sort(key=lambda r: (r["started_at"], r["episode_id"]))
         chain: list[Episode] = []
         horizon = first.ended_at + within
@@ -231,7 +187,7 @@ class EpisodicMemory:
                 continue
             if r["started_at"] > horizon:
                 break
-            ep = _from_row(r)
+            ep = from_row(r)
             chain.append(ep)
             horizon = ep.ended_at + within
         return chain

@@ -37,9 +37,6 @@ def prompt_subject(role: str) -> str:
 # replica within it (playbook experiments in the technical agent, prompt experiments on the Claude path).
 REFRESH_S = 30.0
 
-# The episode step (kind "note") listing the prompt versions that served a conversation (actors.planner.planner.episode_of).
-SERVED_PROMPTS_STEP = "served_prompts"
-
 
 def read_running(store: MemoryStore) -> list[dict[str, Any]]:
     return store.table("experiments").search().where("status = 'running'").limit(1000).to_list()

@@ -14,17 +14,17 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from telco.contract.episode import CUSTOMER_ID
 from telco.errors import InvalidInput
 
 from memory.store import sql_str
 
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 RRF_K = 60  # the usual damping constant: rank 1 scores 1/61, so no single list dominates
 
 
 def require_customer(customer_id: str) -> str:
     """A customer id that is safe to scope on; anything else is a typed error, never 'all customers'."""
-    if not isinstance(customer_id, str) or not _CUSTOMER_ID.match(customer_id):
+    if not isinstance(customer_id, str) or not CUSTOMER_ID.match(customer_id):
         raise InvalidInput(f"customer_id is required to read customer memory and must be an id like 'CUST-0001', "
                            f"got {customer_id!r}")
     return customer_id

@@ -77,6 +77,28 @@ TURNS_SCHEMA_V2 = _schema(
     pa.field("created_at", Ts, nullable=False),
 )
 
+EPISODES_SCHEMA_V2 = _schema(
+    _key("episode_id"),
+    pa.field("customer_id", Str, nullable=False),
+    pa.field("conversation_id", Str),
+    pa.field("channel", Str),
+    pa.field("issue_key", Str),
+    pa.field("summary", Str, nullable=False),
+    pa.field("intents", StrList),
+    pa.field("intent", Str),
+    pa.field("service_type", Str),
+    pa.field("steps", Str),  # JSON list of telco.contract.episode.EpisodeStep: {name, kind, result, ok}
+    pa.field("outcome", Str, nullable=False),
+    pa.field("resolution_minutes", pa.float64()),
+    pa.field("csat", pa.int32()),
+    pa.field("started_at", Ts, nullable=False),
+    pa.field("ended_at", Ts, nullable=False),
+    pa.field("vector", Vec),
+    pa.field("playbook", Str),  # the playbook version that ran the issue (null: none, or a row from before v2)
+    pa.field("playbook_version", pa.int64()),
+    pa.field("prompts", StrList),  # the prompt versions that served the conversation, e.g. "dialogue@2"
+)
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in [
@@ -94,28 +116,15 @@ TABLES: dict[str, TableSpec] = {
             name="episodes",
             group="episodes",
             key="episode_id",
-            schema=_schema(
-                _key("episode_id"),
-                pa.field("customer_id", Str, nullable=False),
-                pa.field("conversation_id", Str),
-                pa.field("channel", Str),
-                pa.field("issue_key", Str),
-                pa.field("summary", Str, nullable=False),
-                pa.field("intents", StrList),
-                pa.field("intent", Str),
-                pa.field("service_type", Str),
-                pa.field("steps", Str),  # JSON list of {name, kind, result}
-                pa.field("outcome", Str, nullable=False),
-                pa.field("resolution_minutes", pa.float64()),
-                pa.field("csat", pa.int32()),
-                pa.field("started_at", Ts, nullable=False),
-                pa.field("ended_at", Ts, nullable=False),
-                pa.field("vector", Vec),
-            ),
+            schema=EPISODES_SCHEMA_V2,
             fts=("summary",),
             btree=("episode_id", "customer_id", "issue_key", "started_at", "ended_at"),
             bitmap=("intent", "outcome"),
             vector="vector",
+            version=2,
+            # v2 adds the typed episode's playbook, playbook_version and prompts (telco.contract.episode); older
+            # rows read them as null (memory.episodic.from_row).
+            migrations={2: lambda table: add_missing_columns(table, EPISODES_SCHEMA_V2)},
         ),
         TableSpec(
             name="kb_chunks",

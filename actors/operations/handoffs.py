@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, TurnRecord
 from actors.runtime.oss_bss import _invoke
+from telco.contract.episode import Episode, EpisodeStep, Handoff
 from telco.contract.http import ConversationOut, TurnOut
 from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.contract.trace import AgentTrace, TurnTrace
@@ -127,19 +128,20 @@ class HandoffDesk:
         return state
 
 
-def handoff_episode(state: ConversationState, item: HandoffItem, person: str, body: ResolveIn) -> dict[str, Any]:
-    """What the person's handling teaches: the issue, why it came to a person, and how it ended."""
+def handoff_episode(state: ConversationState, item: HandoffItem, person: str, body: ResolveIn) -> Episode:
+    """What the person's handling teaches: the issue, why it came to a person, and how it ended (no playbook ran
+    it, so the episode names none)."""
     intents = [i.intent for i in state.issues] or ["human_agent"]
     note = f": {body.note}" if body.note else ""
-    return {
-        "episode_id": f"{state.conversation_id}:handoff:{item.handoff_id}", "customer_id": state.customer_id,
-        "conversation_id": state.conversation_id, "channel": state.channel,
-        "issue_key": f"{intents[0]}:{state.customer_id}",
-        "summary": f"{', '.join(i.replace('_', ' ') for i in intents)} handed to the {item.queue} team "
-                   f"({item.reason}); {person} {body.outcome} it{note}",
-        "intents": intents, "outcome": body.outcome,
-        "steps": [{"name": "transfer_to_person", "kind": "handoff", "result": item.reason, "ok": True},
-                  {"name": person, "kind": "note", "result": body.note or body.outcome,
-                   "ok": body.outcome == "resolved"}],
-        "started_at": item.created_at, "ended_at": datetime.now(timezone.utc),
-    }
+    return Episode(
+        episode_id=f"{state.conversation_id}:handoff:{item.handoff_id}", customer_id=state.customer_id,
+        conversation_id=state.conversation_id, channel=state.channel, issue_key=f"{intents[0]}:{state.customer_id}",
+        summary=f"{', '.join(i.replace('_', ' ') for i in intents)} handed to the {item.queue} team "
+                f"({item.reason}); {person} {body.outcome} it{note}",
+        intents=intents, outcome=body.outcome,
+        steps=[EpisodeStep(name="transfer_to_person", kind="handoff", ok=True,
+                           result=Handoff(queue=item.queue, reason=item.reason)),
+               EpisodeStep(name=person, kind="note", result=body.note or body.outcome,
+                           ok=body.outcome == "resolved")],
+        started_at=item.created_at, ended_at=datetime.now(timezone.utc),
+    )

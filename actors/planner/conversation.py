@@ -6,6 +6,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, PrivateAttr
 
+from telco.contract.episode import Episode
 from telco.contract.messages import Identity, IntentScore, Msg
 from telco.contract.http import HandoffOut, TranscriptTurn, TurnOut
 from telco.llm.accounting import Totals
@@ -87,6 +88,6 @@ class ConversationStore(Protocol):
 
 
 class EpisodeSink(Protocol):
-    async def record(self, episode: dict[str, Any]) -> None: ...
+    async def record(self, episode: Episode) -> None: ...
 
     async def feedback(self, episode_id: str, customer_id: str | None, csat: int, resolved: bool) -> None: ...

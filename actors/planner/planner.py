@@ -23,8 +23,8 @@ from telco.contract.principal import Principal
 from actors.runtime.oss_bss import RemoteToolPort
 from actors.runtime.retry import call_agent
 from actors.planner.turn import TurnBuilder
-from memory.experiments import SERVED_PROMPTS_STEP
 from actors.agents.escalation import called_for_rules
+from telco.contract.episode import Episode, EpisodeStep, Handoff
 from telco.contract.http import (
     ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
 )
@@ -139,7 +139,7 @@ class Planner:
         if self.episodes is not None and ended:
             # After the commit and off the reply's path: an episode is derived from turns that are already
             # durable, so a lost episode write can be rebuilt from the log.
-            task = asyncio.create_task(self._record_episodes([episode_of(state, i) for i in ended]))
+            task = asyncio.create_task(self._record_episodes(episodes_of(state, ended)))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return out
@@ -186,12 +186,12 @@ class Planner:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _record_episodes(self, episodes: list[dict[str, Any]]) -> None:
+    async def _record_episodes(self, episodes: list[Episode]) -> None:
         for episode in episodes:
             try:
                 await self.episodes.record(episode)
             except Exception:
-                log.exception("episode %s not written", episode["episode_id"])
+                log.exception("episode %s not written", episode.episode_id)
 
     async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:
         pending = self._pending(state)
@@ -540,28 +540,39 @@ async def _settle(turn: TurnBuilder) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
-def episode_of(state: ConversationState, issue: Issue) -> dict[str, Any]:
-    """The issue as an episode for episodic memory (memory.episodic.Episode's fields)."""
+def episodes_of(state: ConversationState, issues: list[Issue]) -> list[Episode]:
+    """The episodes of the issues that ended this turn. The turn is already committed: an issue whose episode does
+    not validate is logged and left out, never fails the turn."""
+    out = []
+    for issue in issues:
+        try:
+            out.append(episode_of(state, issue))
+        except ValueError:  # pydantic's ValidationError
+            log.exception("episode %s not written", issue.episode_id)
+    return out
+
+
+def episode_of(state: ConversationState, issue: Issue) -> Episode:
+    """The issue as an episode for episodic memory: the playbook version and the prompt versions as fields, the
+    steps as they ran, and why a person took over as the last step."""
     run = issue.run
-    steps = []
-    for r in (run.history if run else []):
-        if r.kind in ("tool", "customer_step", "ask", "inform"):
-            steps.append({"name": r.name, "kind": r.kind, "result": r.error or r.result, "ok": r.error is None})
+    steps = [EpisodeStep(name=r.name, kind=r.kind, result=r.error or r.result, ok=r.error is None)
+             for r in (run.history if run else []) if r.kind in ("tool", "customer_step", "ask", "inform")]
     if issue.status == "escalated" and state.handoff is not None:
         # Why a person took over, so the learning jobs can tell a hand-over the situation called for from a failure.
-        steps.append({"name": "transfer_to_person", "kind": "handoff", "ok": True, "result": {
-            "rule": issue.handoff_rule or "playbook_handoff", "queue": state.handoff.queue,
-            "reason": state.handoff.reason, "called_for": state.handoff.called_for}})
-    if state.prompts_served:  # which prompt versions served it: outcomes per version for prompt A/B splits
-        steps.append({"name": SERVED_PROMPTS_STEP, "kind": "note", "result": state.prompts_served, "ok": True})
+        steps.append(EpisodeStep(name="transfer_to_person", kind="handoff", ok=True, result=Handoff(
+            rule=issue.handoff_rule or "playbook_handoff", queue=state.handoff.queue, reason=state.handoff.reason,
+            called_for=state.handoff.called_for)))
     service = (run.scope.get("service_id") or run.scope.get("line_id")) if run else None
     told = f"; told the customer: {', '.join(run.informed)}" if run and run.informed else ""
-    return {
-        "episode_id": issue.episode_id, "customer_id": state.customer_id, "conversation_id": state.conversation_id,
-        "channel": state.channel, "issue_key": f"{issue.intent}:{service or state.customer_id}",
-        "summary": f"{issue.intent.replace('_', ' ')} {issue.status} after {issue.turns} turns"
-                   f" with playbook {f'{run.playbook_id} v{run.version}' if run else 'none'}{told}",
-        "intents": [issue.intent], "service_type": run.scope.get("service_kind") if run else None,
-        "steps": steps, "outcome": issue.status,
-        "started_at": issue.opened_at, "ended_at": issue.closed_at or issue.opened_at,
-    }
+    # The summary is prose for people and the similarity search; the playbook version is a field of its own.
+    return Episode(
+        episode_id=issue.episode_id, customer_id=state.customer_id, conversation_id=state.conversation_id,
+        channel=state.channel, issue_key=f"{issue.intent}:{service or state.customer_id}",
+        summary=f"{issue.intent.replace('_', ' ')} {issue.status} after {issue.turns} turns"
+                f" with playbook {f'{run.playbook_id} v{run.version}' if run else 'none'}{told}",
+        intents=[issue.intent], service_type=run.scope.get("service_kind") if run else None,
+        playbook=run.playbook_id if run else None, playbook_version=run.version if run else None,
+        prompts=list(state.prompts_served), steps=steps, outcome=issue.status,
+        started_at=issue.opened_at, ended_at=issue.closed_at or issue.opened_at,
+    )

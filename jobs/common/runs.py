@@ -6,14 +6,14 @@ guidelines (jobs.prompts.guideline_rules), so each run is traced once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
 from actors.agents.escalation import called_for_rules
+from telco.contract.episode import Episode
 from telco.intents import load_intents
 from telco.playbooks.spec import Playbook
 
 from jobs.common.command import progress
-from jobs.common.episodes import playbook_of, steps_of
 from jobs.common.library import Library
 from jobs.common.trace import Trace, trace
 
@@ -22,39 +22,37 @@ FAILED = ("escalated", "unresolved", "abandoned")
 
 @dataclass
 class Run:
-    episode: dict[str, Any]
+    episode: Episode
     playbook: str  # the playbook the issue started in
     version: int
-    steps: list[dict[str, Any]]
     trace: Trace | None = None  # only for runs that ended in FAILED
     called_for: str | None = None  # why the hand-over was the right outcome
 
     @property
     def failed(self) -> bool:
         """Ended badly, and not with a hand-over the situation called for."""
-        return self.episode["outcome"] in FAILED and self.called_for is None
+        return self.episode.outcome in FAILED and self.called_for is None
 
 
-def start_of(row: dict[str, Any], lib: Library) -> tuple[str | None, int | None]:
-    """The playbook the issue started in (summary names the last one, after any continue_with)."""
-    spec = load_intents().get(row.get("intent") or "")
+def start_of(episode: Episode, lib: Library) -> tuple[str | None, int | None]:
+    """The playbook the issue started in and its version. The episode names the playbook its run ended in (after
+    any continue_with): its version when that is the start, else the start's active version."""
+    spec = load_intents().get(episode.intent or "")
     start = spec.playbook if spec else None
-    name, version = playbook_of(row["summary"])
     if start is None:
-        return name, version
-    return start, version if name == start and version else lib.active.get(start)
+        return episode.playbook, episode.playbook_version
+    return start, episode.playbook_version if episode.playbook == start else lib.active.get(start)
 
 
-def called_for(steps: list[dict[str, Any]], path: list[str], books: dict[str, Playbook],
-               rules: frozenset[str]) -> str | None:
+def called_for(episode: Episode, path: list[str], books: dict[str, Playbook], rules: frozenset[str]) -> str | None:
     """Why a hand-over was the right outcome, or None when it is a failure. The episode records the escalation
     rule that handed over (escalation.yaml marks the rules a situation calls for; an intent with no playbook is
     one only a person handles); a playbook's own hand-over is called for when its end step says so."""
-    handoff = next((s.get("result") for s in reversed(steps) if s.get("kind") == "handoff"), None)
-    rule = handoff.get("rule") if isinstance(handoff, dict) else None
+    handoff = episode.handoff
+    rule = handoff.rule if handoff else None
     if rule in rules:
         return rule
-    if isinstance(handoff, dict) and handoff.get("called_for"):
+    if handoff and handoff.called_for:
         return rule or "called_for"  # the flow said so when it handed over (a diagnosis only a person can act on)
     spec = load_intents().get((rule or "").removeprefix("intent_")) if (rule or "").startswith("intent_") else None
     if spec is not None and spec.playbook is None:
@@ -67,19 +65,19 @@ def called_for(steps: list[dict[str, Any]], path: list[str], books: dict[str, Pl
     return None
 
 
-def runs_of(episodes: Iterable[dict[str, Any]], lib: Library, *, desc: str = "runs") -> list[Run]:
+def runs_of(episodes: Iterable[Episode], lib: Library, *, desc: str = "runs") -> list[Run]:
     """The episodes whose playbook version is known, each as a Run; those that ended in FAILED traced."""
     rules = called_for_rules()
     out = []
-    for row in progress(episodes, desc=desc):
-        name, version = start_of(row, lib)
+    for episode in progress(episodes, desc=desc):
+        name, version = start_of(episode, lib)
         if not name or not version:
             continue
-        run = Run(episode=row, playbook=name, version=version, steps=steps_of(row))
-        if row["outcome"] in FAILED:
+        run = Run(episode=episode, playbook=name, version=version)
+        if episode.outcome in FAILED:
             books = lib.books(name, version)
-            run.trace = trace(books, name, run.steps)
-            if row["outcome"] == "escalated":
-                run.called_for = called_for(run.steps, run.trace.path, books, rules)
+            run.trace = trace(books, name, episode.steps)
+            if episode.outcome == "escalated":
+                run.called_for = called_for(episode, run.trace.path, books, rules)
         out.append(run)
     return out

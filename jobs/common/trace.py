@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from telco.contract.episode import EpisodeStep
 from telco.playbooks.expressions import holds
 from telco.playbooks.spec import Playbook, Step
 
@@ -51,7 +52,7 @@ def _edge(step: Step, ns: dict[str, Any]) -> tuple[str, str | None]:
     return "next", step.next
 
 
-def trace(books: dict[str, Playbook], playbook: str, steps: list[dict[str, Any]]) -> Trace:
+def trace(books: dict[str, Playbook], playbook: str, steps: list[EpisodeStep]) -> Trace:
     book = books[playbook]
     tail = escalation_tail(book)
     cur: str | None = book.start
@@ -76,19 +77,19 @@ def trace(books: dict[str, Playbook], playbook: str, steps: list[dict[str, Any]]
             tail, cur = escalation_tail(book), book.start
             continue
         if step.inform:
-            if i < len(steps) and steps[i].get("kind") == "inform" and steps[i].get("name") == step.inform:
+            if i < len(steps) and steps[i].kind == "inform" and steps[i].name == step.inform:
                 i += 1
             via, nxt = _edge(step, {"scope": {}, "vars": vars_, "slots": slots, "result": None})
             last, cur = (step, via, nxt, None), nxt
             continue
         wanted = step.tool or step.customer_step or step.ask
-        if i >= len(steps) or steps[i].get("name") != wanted:
+        if i >= len(steps) or steps[i].name != wanted:
             out.complete = False
             break
         rec = steps[i]
         i += 1
-        result = rec.get("result")
-        if step.tool and rec.get("ok") is False:
+        result = rec.result
+        if step.tool and rec.ok is False:
             vars_["last_error"] = result
             last, cur = (step, "on_error", step.on_error, result), step.on_error
             continue

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
+from telco.contract.episode import EpisodeStep
 from telco.sandbox.customer_steps import list_customer_steps
 from telco.tools import TOOLS
 
@@ -21,27 +21,26 @@ def _write_tools() -> frozenset[str]:
     return frozenset(n for n, t in TOOLS.items() if t.kind == "write")
 
 
-def is_action(step: dict[str, Any]) -> bool:
+def is_action(step: EpisodeStep) -> bool:
     """A step that changes the customer's world (a fix), as opposed to a look or a hand-over."""
-    name = step.get("name")
-    if name in ESCALATION_TOOLS or step.get("ok") is False:
+    if step.name in ESCALATION_TOOLS or step.ok is False:
         return False
-    if step.get("kind") == "customer_step":
-        return name in _changing_customer_steps()
-    return step.get("kind") == "tool" and name in _write_tools()
+    if step.kind == "customer_step":
+        return step.name in _changing_customer_steps()
+    return step.kind == "tool" and step.name in _write_tools()
 
 
-def fix_of(steps: list[dict[str, Any]]) -> str | None:
+def fix_of(steps: list[EpisodeStep]) -> str | None:
     """The last action of a resolved episode: what fixed it."""
     for step in reversed(steps):
         if is_action(step):
-            return step["name"]
+            return step.name
     return None
 
 
-def cause_of(steps: list[dict[str, Any]]) -> str | None:
+def cause_of(steps: list[EpisodeStep]) -> str | None:
     """What the customer was told about the cause (an inform notice), when the playbook named it."""
     for step in steps:
-        if step.get("kind") == "inform":
-            return step["name"]
+        if step.kind == "inform":
+            return step.name
     return None

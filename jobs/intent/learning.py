@@ -24,14 +24,15 @@ from typing import Any, Iterable
 
 from memory.graph import KnowledgeGraph
 from memory.store import MemoryStore, now_utc, sql_str, sql_ts
+from telco.contract.episode import Episode
 
 from jobs.common.command import progress
-from jobs.common.episodes import read_ids, read_new, steps_of
+from jobs.common.episodes import read_ids, read_new
 from jobs.common.tables import local_writer
 from jobs.intent.evidence import cause_of, fix_of
 from jobs.intent.openings import clarification_histogram, kb_gaps, merge_histograms, openings, thresholds
 from jobs.intent.phrasings import new_phrasings
-from jobs.playbooks.run_stats import active_versions, run_row
+from jobs.playbooks.run_stats import run_row
 
 JOB = "learn"
 
@@ -58,38 +59,36 @@ class Partial:
         return self
 
 
-def aggregate(rows: Iterable[dict[str, Any]], active: dict[str, int]) -> Partial:
+def aggregate(episodes: Iterable[Episode]) -> Partial:
     part = Partial()
-    for row in rows:
-        steps = steps_of(row)
-        part.outcomes[row["outcome"]] += 1
-        if part.latest is None or row["ended_at"] > part.latest:
-            part.latest = row["ended_at"]
-        run = run_row(row, steps, active)
+    for ep in episodes:
+        part.outcomes[ep.outcome] += 1
+        if part.latest is None or ep.ended_at > part.latest:
+            part.latest = ep.ended_at
+        run = run_row(ep)
         if run is not None:
             part.runs.append(run)
-        intent = row.get("intent")
-        if intent and row.get("conversation_id"):
-            part.conversations[row["conversation_id"]] = intent
-        if row["outcome"] == "resolved" and intent:
-            fix, cause = fix_of(steps), cause_of(steps)
+        intent = ep.intent
+        if intent and ep.conversation_id:
+            part.conversations[ep.conversation_id] = intent
+        if ep.outcome == "resolved" and intent:
+            fix, cause = fix_of(ep.steps), cause_of(ep.steps)
             if fix:
                 part.edges[(intent, "resolved_by", fix)] += 1
             if cause:
                 part.edges[(intent, "caused_by", cause)] += 1
-            if row.get("conversation_id"):
-                part.resolved_conversations[row["conversation_id"]] = intent
+            if ep.conversation_id:
+                part.resolved_conversations[ep.conversation_id] = intent
     return part
 
 
-def _aggregate_with_ray(rows: list[dict[str, Any]], active: dict[str, int], chunk: int = 5000) -> Partial:
+def _aggregate_with_ray(episodes: list[Episode], chunk: int = 5000) -> Partial:
     """The same aggregation as Ray tasks, one per chunk of episodes (Ray Data's read_lance would need pandas,
     which this project does not install)."""
     import ray
 
     task = ray.remote(num_cpus=1)(aggregate)
-    active_ref = ray.put(active)
-    refs = [task.remote(rows[i:i + chunk], active_ref) for i in range(0, len(rows), chunk)]
+    refs = [task.remote(episodes[i:i + chunk]) for i in range(0, len(episodes), chunk)]
     total = Partial()
     for part in progress(ray.get(refs), total=len(refs), desc="learn (ray)"):
         total.add(part)
@@ -122,24 +121,24 @@ def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
     started = time.perf_counter()
     watermark, totals, committed = _state(store)
     recovered = 0
-    for batch, rows in _unfinished(store, committed):  # a run stopped after its ledger: finish its batch first
-        watermark, totals, _ = _learn_batch(store, writer, rows, watermark, totals, batch, engine=engine,
+    for batch, episodes in _unfinished(store, committed):  # a run stopped after its ledger: finish its batch first
+        watermark, totals, _ = _learn_batch(store, writer, episodes, watermark, totals, batch, engine=engine,
                                             with_examples=with_examples, write_ledger=False)
-        recovered += len(rows)
-    rows = read_new(store, JOB, watermark)
-    new_mark, totals, done = _learn_batch(store, writer, rows, watermark, totals, now_utc(), engine=engine,
+        recovered += len(episodes)
+    episodes = read_new(store, JOB, watermark)
+    new_mark, totals, done = _learn_batch(store, writer, episodes, watermark, totals, now_utc(), engine=engine,
                                           with_examples=with_examples, write_ledger=True)
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(report_markdown(totals))
     elapsed = time.perf_counter() - started
-    return {"job": JOB, "engine": engine, "episodes": len(rows), "recovered": recovered, **done,
+    return {"job": JOB, "engine": engine, "episodes": len(episodes), "recovered": recovered, **done,
             "intent_thresholds": totals["intent_thresholds"], "seconds": round(elapsed, 2),
-            "episodes_per_s": round(len(rows) / elapsed, 1) if rows else 0.0,
+            "episodes_per_s": round(len(episodes) / elapsed, 1) if episodes else 0.0,
             "watermark": new_mark.isoformat() if new_mark else None}
 
 
-def _learn_batch(store: MemoryStore, writer: Any, rows: list[dict[str, Any]], watermark: datetime | None,
+def _learn_batch(store: MemoryStore, writer: Any, episodes: list[Episode], watermark: datetime | None,
                  totals: dict[str, Any], batch: datetime, *, engine: str, with_examples: bool,
                  write_ledger: bool) -> tuple[datetime | None, dict[str, Any], dict[str, Any]]:
     """Learn one batch of episodes. The writes are ordered so that a crash anywhere counts nothing twice and loses
@@ -147,14 +146,13 @@ def _learn_batch(store: MemoryStore, writer: Any, rows: list[dict[str, Any]], wa
     the batch time, then graph evidence tagged with the batch (an edge already carrying the tag is skipped), then
     job_state, whose updated_at commits the batch. Ledger rows newer than the commit are a stopped batch that the
     next run finishes (`_unfinished`)."""
-    active = active_versions(store)
-    if engine == "ray" and rows:
-        part = _aggregate_with_ray(rows, active)
+    if engine == "ray" and episodes:
+        part = _aggregate_with_ray(episodes)
     else:
         part = Partial()
         chunk = 5000
-        for i in progress(range(0, len(rows), chunk), total=(len(rows) + chunk - 1) // chunk, desc="learn"):
-            part.add(aggregate(rows[i:i + chunk], active))
+        for i in progress(range(0, len(episodes), chunk), total=(len(episodes) + chunk - 1) // chunk, desc="learn"):
+            part.add(aggregate(episodes[i:i + chunk]))
     found = openings(store, sorted(part.conversations)) if part.conversations else {}
     examples = new_phrasings(store, part.resolved_conversations, found) if with_examples else []
     totals = dict(totals)
@@ -166,15 +164,15 @@ def _learn_batch(store: MemoryStore, writer: Any, rows: list[dict[str, Any]], wa
     if examples:
         writer.upsert("intent_examples", examples)
     if write_ledger:
-        ledger = [{"ledger_id": f"{JOB}:{r['episode_id']}", "job": JOB, "episode_id": r["episode_id"],
-                   "ended_at": r["ended_at"], "learned_at": batch} for r in rows]
+        ledger = [{"ledger_id": f"{JOB}:{e.episode_id}", "job": JOB, "episode_id": e.episode_id,
+                   "ended_at": e.ended_at, "learned_at": batch} for e in episodes]
         for i in range(0, len(ledger), 20_000):
             writer.append("learned_episodes", ledger[i:i + 20_000])
     graph = KnowledgeGraph(store, writer)
     edges = graph.add_evidence(dict(part.edges), source=f"job:{JOB}", batch=batch.isoformat()) if part.edges else 0
     new_mark = max(filter(None, [watermark, part.latest]), default=None)
     counts = Counter({k: v for k, v in totals.items() if isinstance(v, int)})
-    totals = dict(counts + Counter({"episodes": len(rows), **part.outcomes}))
+    totals = dict(counts + Counter({"episodes": len(episodes), **part.outcomes}))
     totals.update(clarifications=hist, kb_gaps=gaps, intent_thresholds=thresholds(hist))
     writer.upsert("job_state", [{"job": JOB, "watermark": new_mark, "state": json.dumps(totals),
                                  "updated_at": max(now_utc(), batch)}])
@@ -183,7 +181,7 @@ def _learn_batch(store: MemoryStore, writer: Any, rows: list[dict[str, Any]], wa
                               "outcomes": dict(part.outcomes)}
 
 
-def _unfinished(store: MemoryStore, committed: datetime | None) -> list[tuple[datetime, list[dict[str, Any]]]]:
+def _unfinished(store: MemoryStore, committed: datetime | None) -> list[tuple[datetime, list[Episode]]]:
     """The batches stopped runs left, oldest first: their ledger rows are newer than the last job_state commit."""
     where = f"job = {sql_str(JOB)}" + (f" AND learned_at > {sql_ts(committed)}" if committed else "")
     ledger = (store.table("learned_episodes").search().where(where).select(["episode_id", "learned_at"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memory.store import MemoryStore, now_utc
+from telco.contract.episode import Episode
 
 from jobs.common.episodes import read_all
 from jobs.common.library import Library
@@ -73,24 +74,24 @@ def edge_target(step: Any, via: str) -> str | None:
 
 def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     lib = Library(store)
-    rows = read_all(store)
-    runs = runs_of(rows, lib, desc="failures")
+    episodes = read_all(store)
+    runs = runs_of(episodes, lib, desc="failures")
     per_version = Counter((r.playbook, r.version) for r in runs)
-    groups: dict[tuple, list[tuple[dict, Any, int]]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[Episode, Any, int]]] = defaultdict(list)
     untraced = 0
     correct_handoffs = Counter(r.called_for for r in runs if r.called_for is not None)  # correct, at no cost
     for run in runs:
         if not run.failed:
             continue
-        row, name, version, t = run.episode, run.playbook, run.version, run.trace
+        ep, name, version, t = run.episode, run.playbook, run.version, run.trace
         if t.failure is None:
             untraced += 1
-            key = (name, version, row.get("intent"), "(not traced)", "", "", row["outcome"])
-            groups[key].append((row, None, len(run.steps)))
+            key = (name, version, ep.intent, "(not traced)", "", "", ep.outcome)
+            groups[key].append((ep, None, len(ep.steps)))
             continue
         e = t.failure
-        key = (name, version, row.get("intent"), f"{e.playbook}.{e.step}", e.via, e.target, row["outcome"])
-        groups[key].append((row, _signature(t.observation), len(run.steps)))
+        key = (name, version, ep.intent, f"{e.playbook}.{e.step}", e.via, e.target, ep.outcome)
+        groups[key].append((ep, _signature(t.observation), len(ep.steps)))
     patterns = []
     now = now_utc()
     for (name, version, intent, where, via, target, outcome), items in groups.items():
@@ -113,10 +114,10 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             "outcome": outcome, "count": count, "cost": round(cost, 2),
             "share_of_runs": round(count / per_version[(name, version)], 4), "diagnosis": diagnosis,
             "proposed_fix": json.dumps(fix, sort_keys=True),
-            "examples": [r["episode_id"] for r, _, _ in items[:5]], "detected_at": now})
+            "examples": [ep.episode_id for ep, _, _ in items[:5]], "detected_at": now})
     patterns.sort(key=lambda p: (-p["cost"], -p["count"], p["pattern_id"]))
-    guidelines = proposed_guidelines(store, [r for r in rows if r["outcome"] in FAILED], runs)
-    return patterns, {"episodes": len(rows), "failed": sum(len(v) for v in groups.values()),
+    guidelines = proposed_guidelines(store, [e for e in episodes if e.outcome in FAILED], runs)
+    return patterns, {"episodes": len(episodes), "failed": sum(len(v) for v in groups.values()),
                       "untraced": untraced, "guidelines": guidelines, "called_for": dict(correct_handoffs)}
 
 

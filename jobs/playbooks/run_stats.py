@@ -6,25 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from memory.store import MemoryStore
-
-from jobs.common.episodes import playbook_of
+from telco.contract.episode import Episode
 
 
-def active_versions(store: MemoryStore) -> dict[str, int]:
-    rows = store.table("procedures").search().where("status = 'active'").select(["name", "version"]).limit(
-        100_000).to_list()
-    return {r["name"]: int(r["version"]) for r in rows}
-
-
-def run_row(row: dict[str, Any], steps: list[dict[str, Any]], active: dict[str, int]) -> dict[str, Any] | None:
-    """The procedure_runs row of one episode (its steps read once by the caller), or None when no playbook ran it."""
-    name, version = playbook_of(row["summary"])
-    version = version or active.get(name or "")
-    if not (name and version):
+def run_row(episode: Episode) -> dict[str, Any] | None:
+    """The procedure_runs row of one episode, or None when no playbook ran it (the episode names none)."""
+    if episode.playbook is None:
         return None
-    return {"run_id": row["episode_id"], "procedure_id": f"{name}@{version}", "name": name, "version": version,
-            "outcome": row["outcome"], "turns": len(steps),
-            "step_outcomes": json.dumps({s["name"]: "ok" if s.get("ok", True) else "failed" for s in steps},
-                                        sort_keys=True),
-            "at": row["ended_at"]}
+    steps = episode.steps
+    return {"run_id": episode.episode_id, "procedure_id": f"{episode.playbook}@{episode.playbook_version}",
+            "name": episode.playbook, "version": episode.playbook_version, "outcome": episode.outcome,
+            "turns": len(steps),
+            "step_outcomes": json.dumps({s.name: "ok" if s.ok else "failed" for s in steps}, sort_keys=True),
+            "at": episode.ended_at}

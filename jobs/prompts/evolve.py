@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from actors.planner.llm_context import RolePrompts
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore
+from telco.contract.episode import Episode
 from telco.prompt_guidelines import GuidelineBook, load_guidelines, with_guidelines
 
 from jobs.common.episodes import read_all
@@ -45,16 +46,13 @@ class RewrittenPrompt(BaseModel):
     rationale: str = Field(max_length=600)
 
 
-def proposed(store: MemoryStore, role: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """(guideline names, failed rows) the failure report (jobs.playbooks.failures) proposes for `role` now."""
-    rows = read_all(store)
-    runs = runs_of(rows, Library(store), desc="failures")
-    guidelines = proposed_guidelines(store, [r for r in rows if r["outcome"] in FAILED], runs)
+def proposed(store: MemoryStore, role: str) -> tuple[list[str], list[Episode]]:
+    """(guideline names, failed episodes) the failure report (jobs.playbooks.failures) proposes for `role` now."""
+    episodes = read_all(store)
+    failed = [e for e in episodes if e.outcome in FAILED]
+    guidelines = proposed_guidelines(store, failed, runs_of(episodes, Library(store), desc="failures"))
     names = [g["guideline"] for g in guidelines if g["role"] == role]
-    failed = store.table("episodes").search().where(
-        "outcome IN (" + ", ".join(f"'{o}'" for o in FAILED) + ")").select(["conversation_id"]).limit(
-        TRACES * 10).to_list()
-    return list(dict.fromkeys(names)), failed
+    return list(dict.fromkeys(names)), failed[:TRACES * 10]
 
 
 def check_rewrite(current: str, rewrite: str, book: GuidelineBook) -> str | None:
@@ -107,7 +105,7 @@ def reflect(source: ModelSource, role: str, current: str, names: list[str], trac
 def evolve_prompt(store: MemoryStore, writer, role: str, source: ModelSource, *, names: list[str] | None = None,
                   batch: int = 8, reflective: bool = True, replay_uri: str | None = None) -> dict[str, Any]:
     book = load_guidelines()
-    failed: list[dict[str, Any]] = []
+    failed: list[Episode] = []
     if names is None:
         names, failed = proposed(store, role)
     unknown = [n for n in names if n not in book.guidelines]
@@ -122,7 +120,7 @@ def evolve_prompt(store: MemoryStore, writer, role: str, source: ModelSource, *,
     cands: list[tuple[str, str]] = [("rule-based", with_guidelines(current.text, names, book))]
     reflection: dict[str, Any] | None = None
     if reflective:
-        ids = sorted({r["conversation_id"] for r in failed if r.get("conversation_id")})
+        ids = sorted({e.conversation_id for e in failed if e.conversation_id})
         traces = list(system_turns(store, ids[:TRACES]).values()) if ids else []
         text, why, usage = reflect(source, role, current.text, names, traces)
         reflection = {"used": text is not None, "why": why, **usage}

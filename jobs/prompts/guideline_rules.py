@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from memory.store import MemoryStore
+from telco.contract.episode import Episode
 from telco.prompt_guidelines import ConversationReplies, GuidelineBook, load_guidelines, read_replies
 
 from jobs.common.runs import Run
@@ -49,11 +50,11 @@ def signals(read: ConversationReplies, book: GuidelineBook) -> set[str]:
     return found
 
 
-def reply_guidelines(store: MemoryStore, failed: list[dict[str, Any]], have: set[str] = frozenset()
+def reply_guidelines(store: MemoryStore, failed: list[Episode], have: set[str] = frozenset()
                      ) -> list[dict[str, Any]]:
     """Guideline proposals from the failed episodes' conversations (those not already in `have`)."""
     book = load_guidelines()
-    ids = sorted({r["conversation_id"] for r in failed if r.get("conversation_id")})
+    ids = sorted({e.conversation_id for e in failed if e.conversation_id})
     reads = [read_replies(t, book) for t in system_turns(store, ids).values() if t]
     if len(reads) < book.failure_rules.min_conversations:
         return []
@@ -69,10 +70,10 @@ def reply_guidelines(store: MemoryStore, failed: list[dict[str, Any]], have: set
     return out
 
 
-def proposed_guidelines(store: MemoryStore, failed: list[dict[str, Any]], runs: list[Run]) -> list[dict[str, Any]]:
+def proposed_guidelines(store: MemoryStore, failed: list[Episode], runs: list[Run]) -> list[dict[str, Any]]:
     """Every guideline the failure report proposes: concision from long failed runs (hand-overs the situation
     called for are not failures), then the reply rules over the conversations of the `failed` episodes."""
-    long_runs = sum(1 for r in runs if r.failed and len(r.steps) > LONG_RUN_STEPS)
+    long_runs = sum(1 for r in runs if r.failed and len(r.episode.steps) > LONG_RUN_STEPS)
     out = []
     if long_runs:
         out.append({"kind": "prompt_guideline", "role": "dialogue", "guideline": "concision",

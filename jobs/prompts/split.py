@@ -6,26 +6,26 @@ Run through jobs.prompt_eval:
     python -m jobs.prompt_eval --role dialogue --rollback                    # also stops a running split
 
 The split is a row of the experiments table with subject `prompt:<role>` (memory.experiments), served by the
-Claude path sticky per conversation (actors.planner.prompt_split). Each episode names the prompt versions that served
-its conversation (a "served_prompts" note step); an episode counts for the arm whose version of the role alone
+Claude path sticky per conversation (actors.planner.prompt_split). Each episode names the prompt versions that
+served its conversation (its `prompts` field); an episode counts for the arm whose version of the role alone
 served it (a conversation keeps the version it was first served, so only conversations older than that rule can
-have seen both; they count for neither), and it succeeds when it ended
-resolved. The decision is jobs.common.ab.decide (minimum sample per arm, one-sided z-test against a margin); promotion
-activates the candidate in the prompt registry (which keeps the history) and stops the split. Every start and
-decision is logged in job_state ("prompt_eval", jobs.common.decisions).
+have seen both; they count for neither), and it succeeds when it ended resolved. The decision is
+jobs.common.ab.decide (minimum sample per arm, one-sided z-test against a margin); promotion activates the
+candidate in the prompt registry (which keeps the history) and stops the split. Every start and decision is
+logged in job_state ("prompt_eval", jobs.common.decisions).
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from actors.planner.prompt_split import pinned_versions
-from memory.experiments import SERVED_PROMPTS_STEP, Experiments, prompt_subject
+from memory.experiments import Experiments, prompt_subject
 from memory.prompts import PromptRegistry
 from memory.store import MemoryStore, now_utc, sql_ts
 
 from jobs.common.ab import MARGIN, MIN_PER_ARM, decide
 from jobs.common.decisions import EVAL_JOB, log_decision
+from jobs.common.episodes import read_all
 
 
 def start_prompt_ab(store: MemoryStore, writer, role: str, candidate: int, share: float) -> dict[str, Any]:
@@ -43,16 +43,12 @@ def start_prompt_ab(store: MemoryStore, writer, role: str, candidate: int, share
 
 def served_outcomes(store: MemoryStore, role: str, versions: tuple[int, int], since) -> dict[int, tuple[int, int]]:
     """{version: (resolved, episodes)} of the episodes since `since` that one of `versions` of `role` served."""
-    rows = (store.table("episodes").search().where(f"started_at >= {sql_ts(since)}")
-            .select(["steps", "outcome"]).limit(10_000_000).to_list())
     out = {v: (0, 0) for v in versions}
-    for row in rows:
-        steps = json.loads(row["steps"] or "[]")
-        served = next((s.get("result") or [] for s in steps if s.get("name") == SERVED_PROMPTS_STEP), [])
-        version = pinned_versions(served).get(role)  # None when two versions served it: counts for neither
+    for episode in read_all(store, f"started_at >= {sql_ts(since)}"):
+        version = pinned_versions(episode.prompts).get(role)  # None when two versions served it: counts for neither
         if version in out:
             ok, n = out[version]
-            out[version] = (ok + (row["outcome"] == "resolved"), n + 1)
+            out[version] = (ok + (episode.outcome == "resolved"), n + 1)
     return out
 
 

@@ -247,8 +247,8 @@ def test_a_prompt_split_serves_the_candidate_text_and_the_trace_and_episode_name
         assert set(served.values()) == {active.version, candidate.version}  # both arms were served
         for cid, version in served.items():
             rows = store.table("episodes").search().where(f"conversation_id = '{cid}'").limit(5).to_list()
-            notes = [s["result"] for r in rows for s in json.loads(r["steps"]) if s["name"] == "served_prompts"]
-            assert notes and all(f"dialogue@{version}" in n for n in notes)
+            assert rows and all(f"dialogue@{version}" in r["prompts"] for r in rows)  # a field, not a step
+            assert not [s for r in rows for s in json.loads(r["steps"]) if s["kind"] == "note"]
     finally:
         Experiments(store, writer).stop(prompt_subject("dialogue"))
 

@@ -16,6 +16,7 @@ from memory.bootstrap import memory_bootstrap
 from memory.store import connect
 from telco.contract.http import MessageIn, NewConversation
 from telco.config import Settings
+from telco.playbooks import load_playbooks
 from telco.policy import load_policy
 from telco.scenarios import load_scenarios
 from telco.scenarios.agents_driver import run_scenario_with_agents
@@ -42,11 +43,11 @@ def say(client: LocalClient, cid: str, text: str) -> dict:
     return client._run(client.planner.handle_turn(C1001, cid, MessageIn(text=text))).model_dump(mode="json")
 
 
-def handoff_step(memory_uri: str, conversation_id: str) -> dict:
+def episode_row(memory_uri: str, conversation_id: str) -> dict:
     rows = connect(memory_uri).table("episodes").search().where(
         f"conversation_id = '{conversation_id}'").limit(5).to_list()
     assert len(rows) == 1
-    return json.loads(rows[0]["steps"])[-1]
+    return rows[0]
 
 
 def test_escalated_episodes_record_why_and_correct_handoffs_are_not_failures(client, memory_uri):
@@ -58,8 +59,11 @@ def test_escalated_episodes_record_why_and_correct_handoffs_are_not_failures(cli
     assert out["handoff"]["queue"] == "complaints"
     client._run(client.planner.drain())
 
-    step = handoff_step(memory_uri, cid)
+    row = episode_row(memory_uri, cid)
+    step = json.loads(row["steps"])[-1]
     assert (step["kind"], step["result"]["rule"], step["result"]["queue"]) == ("handoff", "complaint", "complaints")
+    # The playbook version that ran the issue is a column of its own, not words in the summary.
+    assert (row["playbook"], row["playbook_version"]) == ("mobile_data", load_playbooks()["mobile_data"].version)
     summary = failures(memory_uri)
     assert (summary["episodes"], summary["failed"], summary["called_for"]) == (2, 0, 2)
 

@@ -29,8 +29,8 @@ def seed_memory(uri: str, n: int) -> None:
     t0 = datetime(2026, 11, 2, 8, tzinfo=timezone.utc)
     writer.upsert("episodes", [{
         "episode_id": f"ep-{i}", "customer_id": "C1001", "conversation_id": f"conv-{i}",
-        "summary": f"mobile data resolved after 3 turns with playbook mobile_data v{version}",
-        "intents": ["mobile_data"],
+        "summary": "mobile data resolved after 3 turns", "intents": ["mobile_data"],
+        "playbook": "mobile_data", "playbook_version": version,
         "intent": "mobile_data", "service_type": "mobile", "steps": json.dumps(STEPS), "outcome": "resolved",
         "started_at": t0 + timedelta(minutes=i), "ended_at": t0 + timedelta(minutes=i + 2)} for i in range(n)])
 

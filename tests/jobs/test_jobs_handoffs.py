@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from jobs.playbooks.failures import failures
-from memory.episodic import Episode, EpisodicMemory
+from memory.episodic import EpisodicMemory
 from memory.procedural import ProceduralMemory
+from telco.contract.episode import Episode
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
 ACTIVE_LINE = {"name": "get_line_status", "kind": "tool", "ok": True,
@@ -39,16 +40,16 @@ NOT_FIXED = [ACTIVE_LINE, {"name": "get_data_usage", "kind": "tool", "result": {
              {"name": "open_ticket", "kind": "tool", "result": {"ticket_id": "T-1"}, "ok": True}]
 
 
-def handed_over(rule: str) -> dict:
+def handed_over(rule: str, called_for: bool = False) -> dict:
     """The step the planner records when an issue ends with a person (actors/planner/planner.py episode_of)."""
     return {"name": "transfer_to_person", "kind": "handoff", "ok": True,
-            "result": {"rule": rule, "queue": "support", "reason": f"because of {rule}"}}
+            "result": {"rule": rule, "queue": "support", "reason": f"because of {rule}", "called_for": called_for}}
 
 
 def episode(n: int, intent: str, playbook: str, steps: list[dict]) -> Episode:
     return Episode(episode_id=f"ep-{n}", customer_id=f"C{1000 + n}", conversation_id=f"conv-{n}",
-                   summary=f"{intent} escalated after 3 turns with playbook {playbook} v1", intents=[intent],
-                   service_type="mobile", steps=steps, outcome="escalated", started_at=T0,
+                   summary=f"{intent} escalated after 3 turns", intents=[intent], playbook=playbook,
+                   playbook_version=1, service_type="mobile", steps=steps, outcome="escalated", started_at=T0,
                    ended_at=T0 + timedelta(minutes=4))
 
 
@@ -78,3 +79,12 @@ def test_correct_handoffs_are_not_failures_and_cost_nothing(uri, store, tmp_path
     assert {e for p in patterns for e in p["examples"]} == {"ep-6", "ep-7"}
     assert sum(p["cost"] for p in patterns) == pytest.approx(2 * 1.0 + 0.1 * (len(NOT_FIXED) + 1 + 2))
     assert "5 hand-overs the situation called for are not failures" in (tmp_path / "failures.md").read_text()
+
+
+def test_a_hand_over_the_planner_marked_as_called_for_is_not_a_failure(tmp_path, store, writer, embedder):
+    ProceduralMemory(store, writer).load_playbooks()
+    # The same run as ep-6 above, but the flow said when it handed over that only a person can act on it.
+    EpisodicMemory(store, writer, embedder).record(
+        episode(8, "mobile_data", "mobile_data", NOT_FIXED + [handed_over("playbook_handoff", called_for=True)]))
+    summary = failures(str(tmp_path / "memory"))
+    assert (summary["failed"], summary["called_for"], summary["patterns"]) == (0, 1, 0)

@@ -10,9 +10,10 @@ import pytest
 from jobs.playbooks.evolve import repoint
 from jobs.playbooks.failures import failures
 from jobs.intent.learning import learn
-from memory.episodic import Episode, EpisodicMemory
+from memory.episodic import EpisodicMemory
 from memory.graph import KnowledgeGraph
 from memory.procedural import ProceduralMemory
+from telco.contract.episode import Episode
 from telco.playbooks import load_playbooks
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=timezone.utc)
@@ -34,8 +35,8 @@ HANDED_OVER = LOOKS + [{"name": "open_ticket", "kind": "tool", "result": {"ticke
 
 def episode(n: int, *, version: int, steps: list[dict], outcome: str, at: datetime) -> Episode:
     return Episode(episode_id=f"ep-{n}", customer_id=f"C{1000 + n % 7}", conversation_id=f"conv-{n}",
-                   summary=f"mobile data {outcome} after 4 turns with playbook mobile_data v{version}",
-                   intents=["mobile_data"], service_type="mobile", steps=steps, outcome=outcome,
+                   summary=f"mobile data {outcome} after 4 turns", intents=["mobile_data"], playbook="mobile_data",
+                   playbook_version=version, service_type="mobile", steps=steps, outcome=outcome,
                    started_at=at, ended_at=at + timedelta(minutes=3))
 
 
@@ -79,6 +80,22 @@ def test_learning_twice_counts_nothing_twice(memory):
     assert learn(uri, with_examples=False)["episodes"] == 0
     assert runs_of(store) == 8
     assert evidence(store, writer, "mobile_data", "turn_off_data_saver") == 7
+
+
+def test_the_jobs_take_the_playbook_version_from_the_episode_never_from_its_summary(memory):
+    uri, store, writer, episodic = memory
+    # A summary that names a playbook is prose: an episode without the field ran no known playbook version.
+    prose = episode(0, version=1, steps=FIXED, outcome="resolved", at=T0).model_copy(update={
+        "summary": "mobile data resolved after 4 turns with playbook mobile_data v1", "playbook": None,
+        "playbook_version": None})
+    typed = episode(1, version=1, steps=FIXED, outcome="resolved", at=T0)
+    assert "playbook" not in typed.summary
+    episodic.record(prose, typed)
+
+    assert learn(uri, with_examples=False)["runs_recorded"] == 1
+    runs = store.table("procedure_runs").search().limit(10).to_list()
+    assert [(r["run_id"], r["procedure_id"]) for r in runs] == [("ep-1", "mobile_data@1")]
+    assert evidence(store, writer, "mobile_data", "turn_off_data_saver") == 2  # both still teach the graph
 
 
 def test_failure_analysis_names_a_planted_wrong_branch(memory, tmp_path):

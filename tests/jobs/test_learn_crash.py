@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from jobs.intent.learning import learn
-from memory.episodic import Episode, EpisodicMemory
+from memory.episodic import EpisodicMemory
 from memory.graph import KnowledgeGraph
 from memory.procedural import ProceduralMemory
+from telco.contract.episode import Episode
 
 T0 = datetime(2026, 11, 3, 9, tzinfo=timezone.utc)
 FIX = [{"name": "get_line_status", "kind": "tool", "result": {"status": "active"}, "ok": True},
@@ -26,8 +27,9 @@ def memory(tmp_path, store, writer, embedder):
     ProceduralMemory(store, writer).load_playbooks()
     EpisodicMemory(store, writer, embedder).record(*[
         Episode(episode_id=f"ep-{n}", customer_id=f"C{1000 + n}", conversation_id=f"conv-{n}",
-                summary="mobile data resolved after 3 turns with playbook mobile_data v1", intents=["mobile_data"],
-                steps=FIX, outcome="resolved", started_at=T0, ended_at=T0 + timedelta(minutes=n + 1))
+                summary="mobile data resolved after 3 turns", intents=["mobile_data"], playbook="mobile_data",
+                playbook_version=1, steps=FIX, outcome="resolved", started_at=T0,
+                ended_at=T0 + timedelta(minutes=n + 1))
         for n in range(5)])
     return str(tmp_path / "memory"), store, writer
 

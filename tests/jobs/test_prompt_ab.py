@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from actors.planner.llm_context import RolePrompts, file_prompt
-from jobs.prompts.split import decide_prompt_ab, start_prompt_ab
 from jobs.prompt_eval import main
-from memory.experiments import SERVED_PROMPTS_STEP, Experiments, experiment_variants, prompt_subject
+from jobs.prompts.split import decide_prompt_ab, served_outcomes, start_prompt_ab
+from memory.experiments import Experiments, experiment_variants, prompt_subject
 from memory.prompts import PromptRegistry
 
 
@@ -40,17 +40,22 @@ def test_the_split_is_sticky_near_its_share_and_leaves_other_roles_and_playbooks
         start_prompt_ab(store, writer, "dialogue", 1, 0.3)
 
 
-def episode_rows(version_outcomes: list[tuple[list[str], int, int]], at) -> list[dict]:
-    """Episodes as the planner records them: (prompt versions served, how many, how many resolved)."""
+def episode_rows(version_outcomes: list[tuple[list[str], int, int]], at, *, legacy: bool = False) -> list[dict]:
+    """Episodes as the planner records them: (prompt versions served, how many, how many resolved). `legacy`: as
+    releases before the typed episode stored them, the versions in a "served_prompts" note step and no prompts
+    column."""
     rows = []
     for served, n, resolved in version_outcomes:
         for i in range(n):
-            rows.append({
-                "episode_id": f"ep-{at.timestamp()}-{'-'.join(served)}-{i}", "customer_id": "C1001",
-                "summary": "no mobile data", "intents": ["no_mobile_data"], "intent": "no_mobile_data",
-                "steps": json.dumps([{"name": "check_line", "kind": "tool", "result": None, "ok": True},
-                                     {"name": SERVED_PROMPTS_STEP, "kind": "note", "result": served, "ok": True}]),
-                "outcome": "resolved" if i < resolved else "escalated", "started_at": at, "ended_at": at})
+            steps = [{"name": "check_line", "kind": "tool", "result": None, "ok": True}]
+            row = {"episode_id": f"ep-{at.timestamp()}-{'-'.join(served)}-{i}", "customer_id": "C1001",
+                   "summary": "no mobile data", "intents": ["no_mobile_data"], "intent": "no_mobile_data",
+                   "outcome": "resolved" if i < resolved else "escalated", "started_at": at, "ended_at": at}
+            if legacy:
+                steps.append({"name": "served_prompts", "kind": "note", "result": served, "ok": True})
+            else:
+                row["prompts"] = served
+            rows.append({**row, "steps": json.dumps(steps)})
     return rows
 
 
@@ -104,3 +109,13 @@ def test_a_conversation_keeps_the_prompt_version_it_was_first_served(store, writ
     kept = ServedPrompts(later, cid, pinned_versions(first.labels))
     assert kept("dialogue") == "You write replies. Version two, shorter." and kept.labels == ["dialogue@2"]
     assert pinned_versions(["dialogue@1", "dialogue@2", "planner@3"]) == {"planner": 3}  # two versions: not pinned
+
+
+def test_episodes_stored_before_the_prompts_field_count_for_the_version_their_note_step_named(store, writer,
+                                                                                                registry):
+    start_prompt_ab(store, writer, "dialogue", 2, 0.5)
+    since = Experiments(store, writer).running()[0]["started_at"]
+    writer.upsert("episodes", episode_rows([(["dialogue@1"], 3, 2), (["dialogue@2", "planner@1"], 4, 4)], since,
+                                           legacy=True)
+                  + episode_rows([(["dialogue@2"], 2, 1), (["dialogue@1", "dialogue@2"], 5, 5)], since))
+    assert served_outcomes(store, "dialogue", (1, 2), since) == {1: (2, 3), 2: (5, 6)}

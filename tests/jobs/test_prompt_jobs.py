@@ -15,12 +15,13 @@ from jobs.prompts.evolve import evolve_prompt
 from jobs.prompts.model_source import scripted_source
 from jobs.prompts.versions import compare_prompts, rollback_prompt
 from memory.bootstrap import load_role_prompts, memory_bootstrap
-from memory.episodic import Episode, EpisodicMemory
+from memory.episodic import EpisodicMemory
 from memory.procedural import ProceduralMemory
 from memory.prompts import PromptRegistry
 from memory.store import connect
 from memory.working import WorkingMemory
 from memory.writer import LocalWriter
+from telco.contract.episode import Episode
 from telco.config import Settings
 from telco.prompt_guidelines import carried, load_guidelines, with_guidelines
 from telco.testing.guided_model import REWRITE_TOOL, guided_api, guided_reply
@@ -109,7 +110,7 @@ def plant_failed_conversations(store, writer, embedder, n: int = 6) -> None:
             working.record_exchange(cid, [("customer", "My internet keeps dropping.", None),
                                           ("agent", reply, json.dumps(turn))], customer_id="C1001")
         episodes.append(Episode(episode_id=f"{cid}:0", customer_id="C1001", conversation_id=cid,
-                                summary="broadband drops abandoned after 3 turns with playbook none",
+                                summary="broadband drops abandoned after 3 turns",
                                 intents=["broadband_drops"], outcome="abandoned", started_at=T0,
                                 ended_at=T0 + timedelta(minutes=4)))
     EpisodicMemory(store, writer, embedder).record(*episodes)

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
 
 import pytest
 
-from actors.agents.episodes import EpisodeService
+from actors.agents.episodes import EpisodeService, RemoteEpisodes
 from memory.episodic import EpisodicMemory
+from memory_testkit import T0
+from telco.contract.episode import Episode, EpisodeStep, Handoff
 from telco.errors import NotFound
 from test_episodic import ep
 
@@ -44,3 +48,40 @@ def test_a_batch_stores_its_valid_episodes_and_says_which_it_refused(service):
     assert service.episodic.get("C1", "a1").summary.endswith("an APN reset")  # the later version of a1 won
     with pytest.raises(NotFound):
         service.episodic.get("C1", "a2")
+
+
+class _Handle:
+    """The Episodes deployment's handle, in this process: what crosses it is recorded, and must be plain JSON."""
+
+    def __init__(self, service: EpisodeService) -> None:
+        self.service, self.sent = service, []
+        self.record = self  # handle.record.remote(...)
+
+    async def remote(self, payload):
+        self.sent.append(json.loads(json.dumps(payload)))
+        return (await self.service.record_many([payload]))[0]
+
+
+def test_an_episode_round_trips_with_its_playbook_version_prompts_and_hand_over_as_fields(service):
+    episode = Episode(
+        episode_id="a1", customer_id="C1", conversation_id="conv-a1", summary="mobile data escalated after 3 turns",
+        intents=["mobile_data"], playbook="mobile_data", playbook_version=3, prompts=["dialogue@2", "planner@1"],
+        steps=[EpisodeStep(name="get_line_status", kind="tool", result={"status": "active"}, ok=True),
+               EpisodeStep(name="transfer_to_person", kind="handoff", ok=True,
+                           result=Handoff(rule="complaint", queue="complaints", reason="a formal complaint",
+                                          called_for=True))],
+        outcome="escalated", started_at=T0, ended_at=T0 + timedelta(minutes=4))
+    handle = _Handle(service)
+    asyncio.run(RemoteEpisodes(handle).record(episode))  # as a planner replica records it
+    assert handle.sent[0]["playbook_version"] == 3 and handle.sent[0]["prompts"] == ["dialogue@2", "planner@1"]
+
+    stored = service.episodic.get("C1", "a1")
+    assert stored == episode
+    assert stored.handoff == Handoff(rule="complaint", queue="complaints", reason="a formal complaint", called_for=True)
+    row = service.episodic.table.search().where("episode_id = 'a1'").to_list()[0]
+    assert (row["playbook"], row["playbook_version"], row["prompts"]) == ("mobile_data", 3,
+                                                                          ["dialogue@2", "planner@1"])
+    assert [s["name"] for s in json.loads(row["steps"])] == ["get_line_status", "transfer_to_person"]  # no note step
+
+    asyncio.run(service.record(episode.model_copy(update={"outcome": "resolved", "steps": episode.steps[:1]})))
+    assert service.episodic.get("C1", "a1").handoff is None  # typed in this process too; the later version wins

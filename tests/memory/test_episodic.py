@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from memory.episodic import Episode, EpisodeStep, EpisodicMemory
+from memory.episodic import EpisodicMemory
 from memory.redact import CARD
 from memory_testkit import T0
+from telco.contract.episode import Episode, EpisodeStep
 from telco.errors import InvalidInput, NotFound
 
 

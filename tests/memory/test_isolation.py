@@ -5,11 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from memory.episodic import Episode, EpisodicMemory
+from memory.episodic import EpisodicMemory
 from memory.procedural import ProceduralMemory
 from memory.working import WorkingMemory
 from memory.workspace import WorkspaceBuilder
 from memory_testkit import T0
+from telco.contract.episode import Episode
 from telco.errors import InvalidInput
 
 SECRET_SUMMARY = "victim router overheating zebra-unique-marker moved router"
