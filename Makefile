@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run down bench clean
+.PHONY: venv test run down bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -12,7 +12,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium through Playwright (browser downloads are not possible here, so never
+# `playwright install`); installed only when missing. Needs root, as CI has.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 # Starts Ray and the app (left running: `telco down` stops them), plays the dropping-internet scenario over HTTP

@@ -36,10 +36,13 @@
   }
 
   async function start() {
+    setBusy(true);  // nothing can be sent before the conversation exists
     const created = await json("POST", "/v1/conversations", { channel: "chat" });
     state.conversationId = created.conversation_id;
     state.customerId = created.customer_id;
     bubble("agent", "Assistant", "Hello! Tell me what is going on and I will look into it.");
+    messages.dataset.conversation = state.conversationId;
+    setBusy(false);
     input.focus();
   }
 
@@ -99,6 +102,7 @@
 
   function render(turn, target) {
     target.item.querySelector(".who").textContent = agentLabel(turn.mode);
+    target.item.dataset.status = turn.status;  // what the turn left the conversation in (tests and styles read it)
     const extra = [];
     for (const a of turn.actions_taken || []) extra.push(el("li", { class: "action" }, "Done for you: " + a.summary));
     for (const c of turn.citations || []) {
