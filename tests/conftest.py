@@ -53,3 +53,17 @@ def writer(store):
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture(scope="module")
+def offline_client(tmp_path_factory):
+    """The whole offline system in this process (actors/runtime/local.py) over a freshly bootstrapped memory: one
+    per test module, since bootstrapping and the embedding model are the slow part."""
+    from actors.runtime.local import LocalClient
+    from memory.bootstrap import memory_bootstrap
+    from telco.config import Settings
+
+    uri = str(tmp_path_factory.mktemp("memory"))
+    memory_bootstrap(Settings(memory_uri=uri))
+    with LocalClient(uri) as c:
+        yield c

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from actors.runtime.local import LocalClient
-from memory.bootstrap import memory_bootstrap
-from telco.config import Settings
 from telco.scenarios import compound
 from telco.scenarios.agents_driver import run_scenario_with_agents
 from telco.scenarios.report import suite_extras
@@ -19,11 +16,8 @@ SAMPLE = 24
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
-    with LocalClient(uri) as c:
-        yield c
+def client(offline_client):
+    return offline_client
 
 
 @pytest.fixture(scope="module")

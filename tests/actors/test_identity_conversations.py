@@ -12,8 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.runtime.local import LocalClient
-from memory.bootstrap import memory_bootstrap
-from telco.config import Settings
 from telco.policy import load_policy
 from telco.scenarios.agents_driver import say
 
@@ -31,11 +29,8 @@ NEEDS_ACCOUNT = "After all the drop-outs last week I think I deserve some money 
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
-    with LocalClient(uri) as c:
-        yield c
+def client(offline_client):
+    return offline_client
 
 
 @dataclass
