@@ -8,7 +8,6 @@ hand-overs) is one read of the window's rows. The read runs in a thread: LanceDB
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -16,11 +15,14 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from actors.operations.metrics import llm_tokens, turn_had_error
+from actors.runtime.conversation_store import STORED_EXTRA
 from memory.experiments import read_running
 from memory.store import connect
-from telco.contract.trace import INTERNAL_ERROR
+from telco.contract.http import TurnOut
 
-MAX_ROWS = 50_000  # a busier window is summarised from its newest rows
+MAX_ROWS = 50_000
+PERSON_REPLY = "person_reply"  # the notice a person's reply carries (actors/operations/handoffs.py)  # a busier window is summarised from its newest rows
 
 
 class OpsMetrics(BaseModel):
@@ -49,35 +51,33 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def _turn(row: dict[str, Any]) -> dict[str, Any] | None:
+def _turn(row: dict[str, Any]) -> TurnOut | None:
     try:
-        return json.loads(row["trace"]) if row.get("trace") else None
+        return TurnOut.model_validate_json(row["trace"], extra=STORED_EXTRA) if row.get("trace") else None
     except ValueError:
         return None
 
 
 def summarise(rows: list[dict[str, Any]], window_s: int, experiments: list[dict[str, Any]]) -> OpsMetrics:
-    turns, person = [], 0
+    turns: list[TurnOut] = []
+    person = 0
     for row in rows:
         t = _turn(row)
         if t is None:
             continue
-        if "person_reply" in t.get("informed", []):
+        if PERSON_REPLY in t.informed:
             person += 1  # a person's words are not a turn the system answered
             continue
         turns.append(t)
     n = len(turns)
-    latencies = [float(t.get("trace", {}).get("latency_ms") or 0) for t in turns]
-    errors = sum(1 for t in turns if t.get("trace", {}).get("error")
-                 or t.get("trace", {}).get("escalation_rule") == INTERNAL_ERROR)
-    modes = Counter(t.get("mode", "offline") for t in turns)
-    calls = [c for t in turns for c in t.get("trace", {}).get("llm_calls", [])]
-    tokens = sum(int(c.get("input_tokens", 0)) + int(c.get("output_tokens", 0))
-                 + int(c.get("cache_read_input_tokens", 0)) + int(c.get("cache_creation_input_tokens", 0))
-                 for c in calls)
+    latencies = [t.trace.latency_ms for t in turns]
+    errors = sum(1 for t in turns if turn_had_error(t))  # the same definition the monitor alerts on
+    modes = Counter(t.mode for t in turns)
+    calls = [c for t in turns for c in t.trace.llm_calls]
+    tokens = sum(llm_tokens(t) for t in turns)
     last: dict[str, str] = {}  # conversation -> the status of its newest turn in the window
-    for t in sorted(turns, key=lambda t: t.get("turn_id", "")):
-        last[t.get("conversation_id", "")] = t.get("status", "open")
+    for t in sorted(turns, key=lambda t: t.turn_id):
+        last[t.conversation_id] = t.status
     ended = Counter(last.values())
     convs = len(last)
 
@@ -88,7 +88,7 @@ def summarise(rows: list[dict[str, Any]], window_s: int, experiments: list[dict[
         window_s=window_s, turns=n, turns_per_s=round(n / window_s, 4),
         latency_p50_ms=percentile(latencies, 0.50), latency_p95_ms=percentile(latencies, 0.95),
         error_rate=share(errors, n), degraded_rate=share(modes.get("degraded", 0), n),
-        tokens=tokens, cost_usd=round(sum(float(c.get("cost_usd", 0)) for c in calls), 6),
+        tokens=tokens, cost_usd=round(sum(c.cost_usd for c in calls), 6),
         mode_shares={m: round(k / n, 4) for m, k in sorted(modes.items())} if n else {},
         resolution_rate=share(ended.get("resolved", 0), convs), handover_rate=share(ended.get("handed_off", 0), convs),
         conversations=convs, person_replies=person, experiments=experiments,

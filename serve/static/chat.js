@@ -78,13 +78,13 @@
     return done;
   }
 
-  async function send(text, stepResults) {
+  async function send(text, stepResults, shown) {
     if (state.busy) return;
     setBusy(true);
     errorBox.textContent = "";
     hideSteps();
     clear(choices); choices.hidden = true;
-    bubble("customer", "You", text);
+    bubble("customer", "You", shown || text);
     const target = bubble("agent", "Assistant", "…");
     target.item.setAttribute("aria-busy", "true");
     try {
@@ -124,6 +124,7 @@
   function showSteps(steps) {
     state.pending = steps;
     state.results = [];
+    state.answered = [];
     clear(stepList);
     if (!steps.length) { stepsBox.hidden = true; return; }
     steps.forEach((step, i) => {
@@ -160,10 +161,12 @@
     status.textContent = done ? "Done" : "Not done";
     li.classList.add(done ? "is-done" : "is-skipped");
     state.results.push({ step_id: step.step_id, observation, done });
+    state.answered = (state.answered || []).concat((done ? "Done: " : "Couldn't: ") + step.instruction);
     if (state.results.length === state.pending.length) {
-      const results = state.results;
+      const results = state.results, shown = state.answered.join("\n");
       state.pending = [];
-      await send(results.every(r => r.done) ? "Done" : "I couldn't do all of it", results);
+      state.answered = [];
+      await send(results.every(r => r.done) ? "Done" : "I couldn't do all of it", results, shown);
       input.focus();
     }
   }

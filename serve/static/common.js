@@ -56,7 +56,9 @@ const Telco = (() => {
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
   function ago(iso) {
-    const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+    // A clock that is not this one (the sandbox keeps its own date): show when, not a meaningless "ago".
+    if (s < 0 || s > 86400) return "since " + new Date(iso).toLocaleString();
     if (s < 60) return s + " s";
     if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";

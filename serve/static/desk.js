@@ -47,10 +47,13 @@
     dl.append(el("dt", {}, term), el("dd", {}, String(value)));
   }
 
+  // key: value pairs of the plain values; nested records (a tool's whole context) would drown the screen.
   function describe(value) {
     if (value === null || value === undefined) return "";
     if (typeof value !== "object") return String(value);
-    return Object.entries(value).map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v)).join(", ");
+    const short = (v) => { const t = String(v); return t.length > 80 ? t.slice(0, 77) + "…" : t; };
+    return Object.entries(value).filter(([, v]) => v !== null && typeof v !== "object")
+      .map(([k, v]) => k + ": " + short(v)).join(", ");
   }
 
   async function openHandoff(id) {
@@ -70,7 +73,7 @@
     const conv = h.conversation;
     document.getElementById("detail-title").textContent = "Customer " + (h.customer_id || "unknown") + " — " + h.queue.replace(/_/g, " ");
     document.getElementById("detail-title").setAttribute("tabindex", "-1");
-    statusBox.textContent = h.status === "queued" ? "Waiting for a person for " + ago(h.created_at) + "."
+    statusBox.textContent = h.status === "queued" ? "Waiting for a person (" + ago(h.created_at) + ")."
       : h.status === "claimed" ? "Claimed by " + h.claimed_by + "." : "Closed (" + (h.outcome || h.status) + ").";
     const mine = h.status === "claimed" && h.claimed_by === (who() || h.claimed_by);
     document.getElementById("claim").hidden = h.status !== "queued";

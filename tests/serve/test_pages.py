@@ -68,7 +68,7 @@ def test_metrics_need_an_operations_key(client):
 
 def _row(conv: str, seq: int, status: str, mode: str = "offline", ms: float = 100, **extra) -> dict:
     turn = {"turn_id": f"{conv}:{seq:05d}", "conversation_id": conv, "reply": "r", "mode": mode, "status": status,
-            "trace": {"latency_ms": ms, **extra.pop("trace", {})}, **extra}
+            "trace": {"latency_ms": ms, "mode": mode, **extra.pop("trace", {})}, **extra}
     return {"trace": json.dumps(turn)}
 
 
