@@ -21,11 +21,12 @@ test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 # Starts Ray and the app (left running: `telco down` stops them), plays the dropping-internet scenario over HTTP
-# turn by turn, then prints the URLs of the API docs and the Ray dashboard.
+# turn by turn, then prints the URLs of the API docs, the Ray dashboard and the web screens (chat, desk, ops).
 run: $(STAMP)
 	$(VENV)/bin/telco up
 	$(VENV)/bin/telco scenarios run --runner api --only bb-drops-overheating-wfh --verbose
 	$(VENV)/bin/telco status
+	$(PY) -m serve.urls
 
 down:
 	$(VENV)/bin/telco down

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from serve.auth import KeyRing
@@ -37,8 +38,10 @@ ROLES: dict[str, tuple[str, ...]] = {"chat": ("customer", "operations", "admin")
                                      "desk": ("operations", "admin"), "ops": ("operations", "admin")}
 
 
-class PageLinks(BaseModel):
-    """Where the ops console points people for more (the Ray dashboard, Grafana)."""
+class PageLinks(BaseSettings):
+    """Where the ops console points people for more: TELCO_PAGES_RAY_DASHBOARD, TELCO_PAGES_GRAFANA."""
+
+    model_config = SettingsConfigDict(env_prefix="TELCO_PAGES_", extra="ignore")
 
     ray_dashboard: str = "http://127.0.0.1:8265"
     grafana: str = "http://127.0.0.1:3000"

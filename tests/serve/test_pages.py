@@ -91,3 +91,11 @@ def test_summarise_counts_turns_modes_outcomes_and_leaves_out_people():
 def test_percentile_is_nearest_rank():
     assert percentile([], 0.5) is None
     assert percentile([3, 1, 2], 0.5) == 2 and percentile(list(range(1, 101)), 0.95) == 95
+
+
+def test_make_run_lists_the_three_screens():
+    from serve.urls import screen_urls
+    from telco.config import Settings
+
+    lines = screen_urls(Settings())
+    assert [line.split()[-4].rsplit("/", 1)[1] for line in lines] == ["chat", "desk", "ops"]
