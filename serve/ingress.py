@@ -186,7 +186,10 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
 
     for router in ops_routers(planner, oss_bss, caller, _remote, _ERRORS):
         app.include_router(router)
+    from serve.desk_routes import desk_router
     from serve.ops_metrics import OpsMetrics, ops_metrics
+
+    app.include_router(desk_router(oss_bss, caller, _remote, _ERRORS))
     from serve.pages import install_pages
 
     @app.get("/v1/ops/metrics", response_model=OpsMetrics, tags=["operations"], responses=_ERRORS,

@@ -56,12 +56,31 @@
       .map(([k, v]) => k + ": " + short(v)).join(", ");
   }
 
+  // The account beside the hand-off: who the customer is and what they have, read once per hand-off opened.
+  async function showAccount(customerId) {
+    const dl = document.getElementById("account");
+    clear(dl);
+    if (!customerId) { fact(dl, "Customer", "not identified"); return; }
+    let c;
+    try { c = await json("GET", "/v1/ops/customers/" + encodeURIComponent(customerId)); } catch (e) {
+      fact(dl, "Account", "could not be read: " + e.message);
+      return;
+    }
+    fact(dl, "Name", c.name);
+    fact(dl, "Account", c.status + " · " + c.segment);
+    fact(dl, "Contact", c.phone + " · " + c.email);
+    for (const l of c.lines) fact(dl, "Mobile line", l.number + " · " + l.plan_id + " · " + l.status);
+    for (const b of c.broadband) fact(dl, "Broadband", b.service_id + " · " + b.plan_id + " · " + b.technology + " · " + b.status + " · area " + b.area_id);
+  }
+
   async function openHandoff(id) {
     current = id;
     shownTurns = "";
     errorBox.textContent = "";
     detail.hidden = false;
     await refresh();
+    const h = await json("GET", "/v1/handoffs/" + encodeURIComponent(id)).catch(() => null);
+    if (h) await showAccount(h.customer_id);
     document.getElementById("detail-title").focus();
   }
 

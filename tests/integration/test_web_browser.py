@@ -184,6 +184,7 @@ def test_handover_claimed_in_the_desk_and_answered_live(app, new_page):
     desk.locator("#detail-status", has_text="Claimed by Dana").wait_for()
     # The whole context on one screen: why, the transcript with the customer's markup as text.
     assert "asked to speak to a person" in desk.locator("#facts").inner_text()
+    desk.locator("#account", has_text="Broadband").wait_for()  # the account beside it: name, lines, broadband
     desk.locator("#transcript li.msg.customer .text", has_text="is this safe?").wait_for()
     assert desk.locator("#transcript li.msg.customer .text").last.inner_text() == MARKUP
     assert desk.evaluate("window.__pwned") is None and desk.locator("#transcript img").count() == 0

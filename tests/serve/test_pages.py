@@ -99,3 +99,28 @@ def test_make_run_lists_the_three_screens():
 
     lines = screen_urls(Settings())
     assert [line.split()[-4].rsplit("/", 1)[1] for line in lines] == ["chat", "desk", "ops"]
+
+
+class _Remote:
+    def __init__(self, fn):
+        self.remote = fn
+
+
+class _FakeOssBss:
+    """Only what the desk's customer route calls: the typed read tool, on the demo world."""
+
+    def __init__(self):
+        from actors.runtime.oss_bss import OssBss
+
+        self.service = OssBss("demo")
+        self.call_tool = _Remote(self.service.call_tool)
+
+
+def test_the_desk_reads_a_customers_account_with_an_operations_key():
+    client = TestClient(create_app(None, _FakeOssBss()))
+    r = client.get("/v1/ops/customers/C1001", headers=auth("dev-operations-key"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["customer_id"] == "C1001" and body["name"] and body["broadband"]
+    assert client.get("/v1/ops/customers/C1001", headers=auth("dev-customer-c1001-key")).status_code == 403
+    assert client.get("/v1/ops/customers/C9999999", headers=auth("dev-operations-key")).status_code == 404
