@@ -8,6 +8,7 @@ hand-overs) is one read of the window's rows. The read runs in a thread: LanceDB
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -105,7 +106,33 @@ def _read(memory_uri: str, window_s: int, now: datetime) -> OpsMetrics:
                        for e in read_running(store)]
     except Exception:  # noqa: BLE001 - a memory without the experiments table has none running
         experiments = []
+    if experiments:
+        decided = last_decisions(store)
+        for e in experiments:
+            e["last_decision"] = decided.get(e["experiment_id"])
     return summarise(rows, window_s, experiments)
+
+
+def last_decisions(store: Any) -> dict[str, dict[str, Any]]:
+    """{experiment_id: the newest decision logged for it}: the evaluation jobs append every `--decide-ab` (rates
+    per arm, contacts, z-test, promote or not, why) to their history in the job_state table; the console shows the
+    job's own verdict rather than recomputing it."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        rows = store.table("job_state").search().limit(1000).to_list()
+    except Exception:  # noqa: BLE001 - no job has run on this memory yet
+        return out
+    for row in rows:
+        try:
+            history = json.loads(row.get("state") or "{}").get("history", [])
+        except (ValueError, AttributeError):
+            continue
+        for entry in history:
+            if isinstance(entry, dict) and entry.get("experiment") and isinstance(entry.get("decision"), dict):
+                prev = out.get(entry["experiment"])
+                if prev is None or str(entry.get("at", "")) >= str(prev.get("at", "")):
+                    out[entry["experiment"]] = {"at": entry.get("at"), **entry["decision"]}
+    return out
 
 
 async def ops_metrics(memory_uri: str, window_s: int,

@@ -43,8 +43,14 @@
       document.querySelectorAll("#alerts tbody tr").forEach((tr, i) => tr.classList.add("sev-" + alerts[i].severity));
       fillTable("incidents", incidents, i => [new Date(i.opened_at).toLocaleTimeString(), i.area_id, i.service || "",
         i.cause || "", i.customers.length + " (" + i.customers.slice(0, 5).join(", ") + (i.customers.length > 5 ? ", …" : "") + ")"]);
-      fillTable("experiments", m.experiments, e => [e.playbook, "v" + e.control_version, "v" + e.candidate_version,
-        pct(e.share), e.started_at ? new Date(e.started_at).toLocaleString() : ""]);
+      fillTable("experiments", m.experiments, e => {
+        const d = e.last_decision;
+        const rates = d ? "v" + e.control_version + " " + pct(d.control_rate) + " of " + d.n_control + " · v" +
+          e.candidate_version + " " + pct(d.candidate_rate) + " of " + d.n_candidate : "not decided yet";
+        const verdict = d ? (d.promote ? "promote" : "keep") + ": " + d.reason : "—";
+        return [e.playbook, "v" + e.control_version, "v" + e.candidate_version, pct(e.share),
+                e.started_at ? new Date(e.started_at).toLocaleString() : "", rates, verdict];
+      });
       document.getElementById("updated").textContent = new Date().toLocaleTimeString();
     } catch (e) {
       document.getElementById("updated").textContent = "failed: " + e.message;

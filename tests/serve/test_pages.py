@@ -124,3 +124,28 @@ def test_the_desk_reads_a_customers_account_with_an_operations_key():
     assert body["customer_id"] == "C1001" and body["name"] and body["broadband"]
     assert client.get("/v1/ops/customers/C1001", headers=auth("dev-customer-c1001-key")).status_code == 403
     assert client.get("/v1/ops/customers/C9999999", headers=auth("dev-operations-key")).status_code == 404
+
+
+def test_the_console_shows_the_newest_logged_decision_of_an_experiment():
+    from serve.ops_metrics import last_decisions
+
+    class _Table:
+        def search(self):
+            return self
+
+        def limit(self, _):
+            return self
+
+        def to_list(self):
+            history = [{"at": "2026-12-01T10:00:00", "experiment": "e1", "decision": {"promote": False, "reason": "few"}},
+                       {"at": "2026-12-02T10:00:00", "experiment": "e1",
+                        "decision": {"promote": True, "reason": "better", "control_rate": 0.5}},
+                       {"at": "2026-12-03T10:00:00", "experiment": "e1"}]  # a start entry: no decision
+            return [{"job": "prompt_eval", "state": json.dumps({"history": history})}]
+
+    class _Store:
+        def table(self, _):
+            return _Table()
+
+    assert last_decisions(_Store()) == {"e1": {"at": "2026-12-02T10:00:00", "promote": True, "reason": "better",
+                                               "control_rate": 0.5}}
