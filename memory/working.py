@@ -228,7 +228,9 @@ class WorkingMemory:
         _check_exchange(conversation_id, turns)
         patch = self._clean_patch(patch)
         with self._lock(conversation_id):
-            state = self._cache.get(conversation_id) or self.rebuild(conversation_id)
+            state = self._cache.get(conversation_id)
+            if state is None and expected_seq != 0:  # 0: a new conversation (random id), nothing to rebuild
+                state = self.rebuild(conversation_id)  # a scan of the turns log, which grows with every turn
             rows, new_state = self._exchange_rows(conversation_id, state, turns, customer_id, intents, patch,
                                                   expected_seq)
             self.writer.apply([Op(table="turns", kind="append", rows=rows, fresh=True)])

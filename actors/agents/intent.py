@@ -319,8 +319,8 @@ class IntentAgent:
     async def classify(self, req: IntentRequest) -> IntentResult:
         # Tidy spacing but keep line breaks: they separate sentences for the clause splitter.
         text = "\n".join(" ".join(line.split()) for line in req.text.splitlines() if line.strip())
-        if not text:
-            raise InvalidInput("the message to classify is empty")
+        if not text:  # only spaces and line breaks: a valid message that asks nothing (the reply asks what they need)
+            return IntentResult(intents=[])
         text = text[:MAX_MESSAGE_CHARS]  # a caller other than the API (a job) may send more: its start is read
         if not req.read_intents:
             return IntentResult(intents=[], entities=extract_entities(text, self.lexicon, self.plans),

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from telco.contract.http import TurnOut
+from telco.contract.trace import INTERNAL_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 5
 SHARE_BOUNDARIES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 COUNT_BOUNDARIES = [1, 2, 3, 4, 5, 6, 8, 10, 15, 20]
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
+ERROR_HANDOFF = "error_handoff"  # the outcome label of an issue handed over because its turn failed inside
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class EndedIssue:
     intent: str
     outcome: str
     turns: int
+    handoff_rule: str | None = None  # the rule that handed it to a person, when it was escalated
+
+    @property
+    def label(self) -> str:
+        """The outcome as counted: a hand-over because the turn failed inside is an error, not an escalation the
+        situation asked for (and never a resolution)."""
+        return ERROR_HANDOFF if self.handoff_rule == INTERNAL_ERROR else self.outcome
 
 
 class TelcoMetrics:
@@ -84,10 +93,11 @@ def _ray_ready() -> bool:
 
 
 def turn_had_error(out: TurnOut) -> bool:
-    """A system error, not a refusal: a degraded reply, an agent retried, or a backend that was unavailable."""
+    """A system error, not a refusal: a degraded reply, an agent retried, a backend that was unavailable, or a turn
+    that failed inside (and went to a person)."""
     t = out.trace
     return (t.mode == "degraded" or any(a.attempts > 1 for a in t.agents)
-            or backend_down(out))
+            or backend_down(out) or t.error is not None)
 
 
 def backend_down(out: TurnOut) -> bool:
@@ -169,8 +179,8 @@ def _record(m: TelcoMetrics, out: TurnOut, ended: list[EndedIssue]) -> None:
         top = out.intents[0]
         m.intent_confidence.observe(top.confidence, {"intent": top.intent})
     for issue in ended:
-        m.issues_ended.inc(1, {"intent": issue.intent, "outcome": issue.outcome})
-        m.turns_per_issue.observe(issue.turns, {"intent": issue.intent, "outcome": issue.outcome})
+        m.issues_ended.inc(1, {"intent": issue.intent, "outcome": issue.label})
+        m.turns_per_issue.observe(issue.turns, {"intent": issue.intent, "outcome": issue.label})
     if handed_over(out):
         m.escalations.inc(1, {"rule": t.escalation_rule or "playbook_handoff"})
     share = context_use(out)

@@ -168,10 +168,11 @@ class Operations:
 
     # ---- after the commit --------------------------------------------------------------------------------
     def after_commit(self, out: TurnOut, ended: list[Issue]) -> None:
-        issues = [EndedIssue(intent=i.intent, outcome=i.status, turns=i.turns) for i in ended]
+        issues = [EndedIssue(intent=i.intent, outcome=i.status, turns=i.turns, handoff_rule=i.handoff_rule)
+                  for i in ended]
         record_turn(out, issues)
         if self.monitor is not None:
-            sample = TurnSample.of(out, [i.outcome for i in issues]).model_dump()
+            sample = TurnSample.of(out, [i.label for i in issues]).model_dump()
             try:
                 if hasattr(self.monitor.observe, "remote"):
                     self.monitor.observe.remote(sample)  # fire and forget: never on the turn's critical path

@@ -6,7 +6,7 @@ from typing import Any
 from actors.planner.conversation import ConversationState
 from telco.contract.messages import EscalationDecision, IntentResult, KnowledgeAnswer, ReplyParts, Reply, TechnicalResult
 from telco.contract.http import ActionOut, CustomerStepOut, Question, TurnOut
-from telco.contract.trace import AgentTrace, MemoryHit, ToolTrace, TurnTrace
+from telco.contract.trace import AgentTrace, MemoryHit, ToolTrace, TurnError, TurnTrace
 from telco.playbooks.runner import RunState
 
 
@@ -26,10 +26,33 @@ class TurnBuilder:
         self.unsure = False  # the message could not be read as any issue with enough confidence
         self.llm: Any = None  # actors.planner.llm_brain.LlmTurn on the Claude path
         self.degraded: str | None = None  # why the turn could not be served as usual (a back-end system down)
+        self.failures: list[tuple[str, BaseException]] = []  # (agent, what it raised): names what ended the turn
 
     # ---- what happened --------------------------------------------------------------------------------
     def agent(self, name: str, ms: float, attempts: int, mode: str) -> None:
         self.trace.agents.append(AgentTrace(agent=name, ms=round(ms, 2), attempts=attempts, mode=mode))
+
+    def agent_failed(self, name: str, ms: float, exc: BaseException) -> None:
+        from actors.runtime.retry import attempts_made
+
+        self.trace.agents.append(AgentTrace(agent=name, ms=round(ms, 2), attempts=attempts_made(exc),
+                                            note=_describe(exc)))
+        self.failures.append((name, exc))
+
+    def failed(self, exc: BaseException) -> TurnError:
+        """Record what ended the turn: the agent whose call raised it (or the planner's own step) and the error."""
+        from actors.runtime.errors import unwrap
+
+        named = {id(raised): name for name, raised in self.failures}
+        agent, seen, depth = "planner", exc, 0
+        while seen is not None and depth < 8:  # an agent's failure may escape as it is or wrapped (raise ... from)
+            if id(seen) in named:
+                agent = named[id(seen)]
+                break
+            seen, depth = seen.__cause__, depth + 1
+        cause = unwrap(exc)
+        self.trace.error = TurnError(agent=agent, type=type(cause).__name__, message=_message(cause))
+        return self.trace.error
 
     def understood(self, result: IntentResult) -> None:
         self.intents = result
@@ -88,6 +111,7 @@ class TurnBuilder:
                        for i in state.issues],
             "intents_this_turn": [s.model_dump() for s in (self.intents.intents if self.intents else [])],
             "signals": self.parts.signals.model_dump(),
+            **({"error": self.trace.error.model_dump()} if self.trace.error is not None else {}),
         }
 
     # ---- the answer ------------------------------------------------------------------------------------
@@ -116,6 +140,21 @@ class TurnBuilder:
             handoff=state.handoff if self.parts.handoff is not None else None,
             status=state.status, trace=self.trace,
         )
+
+
+MAX_ERROR_CHARS = 500  # enough to read the cause in a trace; a huge message (a dumped payload) is cut
+
+
+def _message(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
+
+
+def _describe(exc: BaseException) -> str:
+    from actors.runtime.errors import unwrap
+
+    cause = unwrap(exc)
+    return f"{type(cause).__name__}: {_message(cause)}"
 
 
 def _summary(action: dict[str, Any]) -> str:

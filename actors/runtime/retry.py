@@ -22,6 +22,11 @@ def _replica_gone(exc: BaseException) -> bool:
     return isinstance(exc, gone)
 
 
+def attempts_made(exc: BaseException) -> int:
+    """How many calls call_agent made before raising `exc`: only a dead replica is tried again, up to the limit."""
+    return MAX_ATTEMPTS if _replica_gone(exc) else 1
+
+
 async def call_agent(method: Any, *args: Any) -> tuple[Any, int]:
     """(result, attempts). `method` is a Serve handle method (has .remote) or a plain async method."""
     for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -43,6 +43,20 @@ class LlmCall(Body):
     prompts: list[str] = []  # the registry prompt versions in its system prompt, e.g. ["dialogue@2"] (A/B splits)
 
 
+# The hand-over rule of a turn whose own handling failed: a person takes over, and the failure analysis, the metrics
+# and the monitor count it as an error, never as a hand-over the situation called for.
+INTERNAL_ERROR = "internal_error"
+
+
+class TurnError(Body):
+    """What went wrong inside a turn, in words an operator can act on (the customer is only told a colleague takes
+    over)."""
+
+    agent: str  # the agent whose call raised, or "planner" for the planner's own steps
+    type: str  # the exception's class, e.g. InvalidInput
+    message: str
+
+
 class TurnTrace(Body):
     agents: list[AgentTrace] = []
     tools: list[ToolTrace] = []
@@ -53,5 +67,6 @@ class TurnTrace(Body):
     playbook: str | None = None
     playbook_step: str | None = None
     escalation_rule: str | None = None
+    error: TurnError | None = None  # the turn's own handling failed; escalation_rule says whether a person took over
     mode: Mode = "offline"
     latency_ms: float = 0
