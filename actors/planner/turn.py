@@ -78,7 +78,10 @@ class TurnBuilder:
         self.trace.playbook_step = run.current or (new[-1].step_id if new else None)
         self.trace.memory_hits.append(MemoryHit(source="procedural", ref=f"{run.playbook_id}@v{run.version}"))
         if run.finished and run.playbook_id != "identify":
-            self.parts.closing = run.status == "resolved"
+            # "Glad that's sorted" only when it is: not after an outage notice, an offer turned down, or a service
+            # the account does not have (those runs end resolved without a fix).
+            unfixed = (run.vars.get("diagnosis") or {}).get("outcome", "passed") != "passed"
+            self.parts.closing = run.status == "resolved" and not unfixed and "service_not_on_account" not in run.informed
 
     def knowledge(self, answer: KnowledgeAnswer, in_reply: bool, even_unsure: bool = False) -> None:
         """even_unsure: the reply says so when the help pages have no clear answer (nothing else is said)."""
