@@ -16,6 +16,7 @@
   const choices = document.getElementById("choices");
   const takeover = document.getElementById("takeover");
   const errorBox = document.getElementById("chat-error");
+  const CONVERSATION = "telco.chat.conversation";
   const state = { conversationId: null, customerId: null, seen: new Set(), polling: null, busy: false,
                   pending: [], results: [] };
 
@@ -35,12 +36,32 @@
     input.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
+  // A reload of the tab picks the conversation up again from its transcript; otherwise a new one starts.
+  async function resume(id) {
+    let conv;
+    try { conv = await json("GET", "/v1/conversations/" + encodeURIComponent(id)); } catch (e) { return false; }
+    state.conversationId = conv.conversation_id;
+    state.customerId = conv.customer_id;
+    for (const t of conv.turns) {
+      state.seen.add(t.turn_id);
+      if (t.customer) bubble("customer", "You", t.customer);
+      if (isPerson(t)) bubble("person", (t.trace.agents[0].note || "Our team") + " (a person)", t.reply);
+      else bubble("agent", agentLabel(t.mode), t.reply);
+    }
+    if (conv.status === "handed_off") showTakeover(null);
+    return true;
+  }
+
   async function start() {
     setBusy(true);  // nothing can be sent before the conversation exists
-    const created = await json("POST", "/v1/conversations", { channel: "chat" });
-    state.conversationId = created.conversation_id;
-    state.customerId = created.customer_id;
-    bubble("agent", "Assistant", "Hello! Tell me what is going on and I will look into it.");
+    const saved = sessionStorage.getItem(CONVERSATION);
+    if (!(saved && await resume(saved))) {
+      const created = await json("POST", "/v1/conversations", { channel: "chat" });
+      state.conversationId = created.conversation_id;
+      state.customerId = created.customer_id;
+      sessionStorage.setItem(CONVERSATION, state.conversationId);
+      bubble("agent", "Assistant", "Hello! Tell me what is going on and I will look into it.");
+    }
     messages.dataset.conversation = state.conversationId;
     setBusy(false);
     input.focus();
@@ -87,6 +108,7 @@
     bubble("customer", "You", shown || text);
     const target = bubble("agent", "Assistant", "…");
     target.item.setAttribute("aria-busy", "true");
+    messages.setAttribute("aria-busy", "true");  // a screen reader reads the reply once, whole, not piece by piece
     try {
       const turn = await streamTurn({ text, step_results: stepResults || [] }, target);
       state.seen.add(turn.turn_id);
@@ -96,6 +118,7 @@
       errorBox.textContent = "Sorry, that did not go through: " + e.message;
     } finally {
       target.item.removeAttribute("aria-busy");
+      messages.removeAttribute("aria-busy");
       setBusy(false);
     }
   }
@@ -227,6 +250,11 @@
   });
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); composer.requestSubmit(); }
+  });
+
+  document.getElementById("new-conversation").addEventListener("click", () => {
+    sessionStorage.removeItem(CONVERSATION);
+    location.reload();
   });
 
   signIn(() => start().catch((e) => { errorBox.textContent = "Could not start the chat: " + e.message; }));

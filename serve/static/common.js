@@ -9,7 +9,10 @@ const Telco = (() => {
   const slot = "telco.key." + (screen === "chat" ? "chat" : "ops");
 
   function key() { return sessionStorage.getItem(slot); }
-  function forget() { sessionStorage.removeItem(slot); }
+  function forget() {
+    sessionStorage.removeItem(slot);
+    if (screen === "chat") sessionStorage.removeItem("telco.chat.conversation");  // it belonged to that key
+  }
 
   class ApiError extends Error {
     constructor(status, body) {

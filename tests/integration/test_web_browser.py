@@ -152,6 +152,10 @@ def test_customer_resolves_dropping_internet_in_the_chat(app, new_page):
         httpx.get(app["url"] + "/v1/admin/sandbox/world", headers=h(ADMIN), timeout=60).text))
     assert observe.router_status(world, world.broadband_of(scenario.customer_id)[0].id).stable
     shot(page, "chat")
+    # A reload of the tab brings the same conversation back from its transcript.
+    page.reload()
+    page.wait_for_selector("#messages[data-conversation]")
+    assert page.locator("#messages li.msg.customer .text").first.inner_text() == scenario.message.strip()
 
 
 # ---- a person takes over: queue, claim, reply seen live by the customer, resolve -------------------------------
