@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from actors.agents.dialogue import load_templates
 from serve.auth import KeyRing
 from telco.config import Settings
 from telco.contract.principal import Principal
@@ -91,6 +92,8 @@ def install_pages(app: FastAPI, keyring: KeyRing, settings: Settings, caller: Ca
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     router = APIRouter(include_in_schema=False)
     demo_key = demo_admin_key(settings)
+    # A choice question names intents; the chat shows (and sends back) the same plain words the replies use.
+    intent_labels = {name: t.label for name, t in load_templates().intents.items()}
 
     def refused(request: Request, screen: str) -> str | None:
         """The role of a key sent with the page request when that role may not open `screen`."""
@@ -116,7 +119,7 @@ def install_pages(app: FastAPI, keyring: KeyRing, settings: Settings, caller: Ca
 
     @router.get("/chat", response_class=HTMLResponse)
     async def chat(request: Request) -> HTMLResponse:
-        return page(request, "chat", demo_admin_key=demo_key)
+        return page(request, "chat", demo_admin_key=demo_key, intent_labels=intent_labels)
 
     @router.get("/desk", response_class=HTMLResponse)
     async def desk(request: Request) -> HTMLResponse:

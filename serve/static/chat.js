@@ -199,12 +199,14 @@
     clear(choices);
     if (!question || question.kind !== "choice" || !(question.options || []).length) { choices.hidden = true; return; }
     for (const option of question.options) {
-      const label = option.replace(/_/g, " ");
+      const known = document.querySelector('#intent-labels li[data-intent="' + CSS.escape(option) + '"]');
+      const label = known ? known.textContent : option.replace(/_/g, " ");
       const b = el("button", { type: "button", class: "choice" }, label);
       b.addEventListener("click", () => send(label));
       choices.append(b);
     }
     choices.hidden = false;
+    choices.querySelector("button").focus();
   }
 
   // ---- a person took over: say so plainly, then show their replies as they are written -------------------------

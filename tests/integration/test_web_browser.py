@@ -261,3 +261,22 @@ def test_ops_shows_the_turns_and_an_alert_from_a_planted_fault(app, new_page):
     page.locator("#alerts tbody tr", has_text="error_rate").first.wait_for(timeout=30_000)
     tile_at_least(page, "turns", 13)
     shot(page, "ops")
+
+
+# ---- a choice question: buttons in plain words; a click answers it --------------------------------------------
+def test_a_choice_question_is_answered_with_a_button(app, new_page):
+    page = new_page()
+    sign_in(page, "/chat", C1001)
+    page.get_by_label("Your message").fill("something is wrong")
+    page.get_by_role("button", name="Send").click()
+    last_agent_turn(page)
+    buttons = page.locator("#choices button")
+    buttons.first.wait_for()
+    label = buttons.first.inner_text()
+    assert "_" not in label  # the words the reply uses, not an intent id
+    before = page.locator("#messages li.msg.agent").count()
+    buttons.first.click()
+    sync_api.expect(page.locator("#messages li.msg.agent")).to_have_count(before + 1, timeout=TURN_TIMEOUT_MS)
+    last_agent_turn(page)
+    assert page.locator("#messages li.msg.customer .text").last.inner_text() == label
+    assert page.locator("#choices").is_hidden()  # the question is answered: no choice asked again
