@@ -100,7 +100,7 @@ class HandoffDesk:
         state = await self._conversation(item)
         seq = state.turns + 1
         out = TurnOut(turn_id=f"{state.conversation_id}:{seq:05d}", conversation_id=state.conversation_id,
-                      reply=text, mode="offline", informed=["person_reply"], handoff=state.handoff,
+                      reply=text, mode="person", informed=["person_reply"], handoff=state.handoff,
                       status=state.status, trace=TurnTrace(agents=[AgentTrace(agent=PERSON, ms=0, note=person)]))
         state.turns, state.updated_at = seq, datetime.now(timezone.utc)
         await self.store.commit(state, TurnRecord(turn_id=out.turn_id, seq=seq, customer_text="", out=out))

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from telco.playbooks.runner import CustomerRequest, RunState
 
-Mode = Literal["offline", "llm", "degraded"]
+# Who produced a reply: the deterministic brains, the model, the brains standing in for a failed model, or a person
+# at the hand-off desk.
+Mode = Literal["offline", "llm", "degraded", "person"]
 
 
 class Msg(BaseModel):

@@ -100,7 +100,7 @@ def test_handoff_round_trip(app, http):
 
     reply = ok(http.post(f"/v1/handoffs/{hid}/reply", headers=h(OPS), params={"person": "dana"},
                          json={"text": "Hello, this is Dana. I have corrected your bill."}))
-    assert reply["trace"]["agents"][0]["agent"] == "person"
+    assert reply["trace"]["agents"][0]["agent"] == "person" and reply["mode"] == "person"  # not a brain's reply
     seen = ok(http.get(f"/v1/conversations/{cid}", headers=h(C1001)))
     assert seen["turns"][-1]["reply"] == "Hello, this is Dana. I have corrected your bill."
 
