@@ -556,8 +556,9 @@ def episode_of(state: ConversationState, issue: Issue) -> Episode:
     """The issue as an episode for episodic memory: the playbook version and the prompt versions as fields, the
     steps as they ran, and why a person took over as the last step."""
     run = issue.run
+    # "diagnosis": how a closed loop ended (its Finish), in its place among the loop's own steps.
     steps = [EpisodeStep(name=r.name, kind=r.kind, result=r.error or r.result, ok=r.error is None)
-             for r in (run.history if run else []) if r.kind in ("tool", "customer_step", "ask", "inform")]
+             for r in (run.history if run else []) if r.kind in ("tool", "customer_step", "ask", "inform", "diagnosis")]
     if issue.status == "escalated" and state.handoff is not None:
         # Why a person took over, so the learning jobs can tell a hand-over the situation called for from a failure.
         steps.append(EpisodeStep(name="transfer_to_person", kind="handoff", ok=True, result=Handoff(

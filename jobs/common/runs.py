@@ -11,6 +11,7 @@ from typing import Iterable
 from actors.agents.escalation import called_for_rules
 from telco.contract.episode import Episode
 from telco.intents import load_intents
+from telco.playbooks.expressions import render
 from telco.playbooks.spec import Playbook
 
 from jobs.common.command import progress
@@ -44,10 +45,12 @@ def start_of(episode: Episode, lib: Library) -> tuple[str | None, int | None]:
     return start, episode.playbook_version if episode.playbook == start else lib.active.get(start)
 
 
-def called_for(episode: Episode, path: list[str], books: dict[str, Playbook], rules: frozenset[str]) -> str | None:
+def called_for(episode: Episode, path: list[str], books: dict[str, Playbook], rules: frozenset[str],
+               seen: dict | None = None) -> str | None:
     """Why a hand-over was the right outcome, or None when it is a failure. The episode records the escalation
     rule that handed over (escalation.yaml marks the rules a situation calls for; an intent with no playbook is
-    one only a person handles); a playbook's own hand-over is called for when its end step says so."""
+    one only a person handles); a playbook's own hand-over is called for when its end step says so, read against
+    what the replay saw (`seen`: its vars), so a closed loop's "{vars.diagnosis.called_for}" is its Finish's mark."""
     handoff = episode.handoff
     rule = handoff.rule if handoff else None
     if rule in rules:
@@ -60,7 +63,8 @@ def called_for(episode: Episode, path: list[str], books: dict[str, Playbook], ru
     if path:
         playbook, step_id = path[-1].split(".", 1)
         end = books[playbook].step(step_id)
-        if end.end == "escalated" and (end.handoff or {}).get("called_for") is True:
+        handoff = render(end.handoff or {}, {"scope": {}, "slots": {}, "vars": seen or {}})
+        if end.end == "escalated" and handoff.get("called_for") in (True, "True", "true"):
             return path[-1]
     return None
 
@@ -78,6 +82,6 @@ def runs_of(episodes: Iterable[Episode], lib: Library, *, desc: str = "runs") ->
             books = lib.books(name, version)
             run.trace = trace(books, name, episode.steps)
             if episode.outcome == "escalated":
-                run.called_for = called_for(episode, run.trace.path, books, rules)
+                run.called_for = called_for(episode, run.trace.path, books, rules, run.trace.vars)
         out.append(run)
     return out

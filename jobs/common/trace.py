@@ -1,6 +1,10 @@
 """Replaying an episode's recorded steps through the playbook version that produced it, to find where it went
 wrong: the last step before the run entered its escalation tail (the steps that lead to a hand-over with nothing
-left for the customer to try)."""
+left for the customer to try).
+
+A `diagnose` step is one step of the replay: the closed loop's own looks and fixes are its inner workings (the
+catalogue decides them, not the graph), and its result is how the loop ended (the episode's "diagnosis" step, a
+Finish), which the step's branches read like any other result."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from telco.contract.episode import EpisodeStep
+from telco.playbooks.diagnosis import Finish
 from telco.playbooks.expressions import holds
 from telco.playbooks.spec import Playbook, Step
 
@@ -26,6 +31,17 @@ class Trace(BaseModel):
     failure: Edge | None = None  # the edge into the escalation tail
     observation: Any = None  # what the failing step saw (its result)
     complete: bool = True  # False: the recorded steps stopped matching the playbook
+    # When the failing step is a `diagnose` step: how its loop ended (the outcome, goal and cause the pattern names).
+    finding: Finish | None = None
+    # What the replay saved (save_as results, a loop's Finish), to read the end step's hand-over against: a closed
+    # loop's hand-over says whether it was called for through {vars.diagnosis.called_for}.
+    vars: dict[str, Any] = {}
+
+
+def finding_label(finish: Finish) -> str:
+    """How a loop ended, in a few words: "person (goal data, cause allowance_used_up)"."""
+    about = f"goal {finish.goal}" + (f", cause {finish.cause}" if finish.cause else "")
+    return f"{finish.outcome} ({about})"
 
 
 def escalation_tail(book: Playbook) -> set[str]:
@@ -70,6 +86,7 @@ def trace(books: dict[str, Playbook], playbook: str, steps: list[EpisodeStep]) -
             s, via, target, seen = last
             out.failure = Edge(playbook=book.id, step=s.id, via=via, target=target)
             out.observation = seen
+            out.finding = Finish.model_validate(seen) if s.diagnose and isinstance(seen, dict) else None
         if step.end:
             break
         if step.continue_with:
@@ -81,6 +98,20 @@ def trace(books: dict[str, Playbook], playbook: str, steps: list[EpisodeStep]) -
                 i += 1
             via, nxt = _edge(step, {"scope": {}, "vars": vars_, "slots": slots, "result": None})
             last, cur = (step, via, nxt, None), nxt
+            continue
+        if step.diagnose:
+            # The loop's looks and fixes up to its end; an episode that stops inside the loop (abandoned, or handed
+            # over by a rule) has no end to branch on, like any step whose record is missing.
+            end = next((j for j in range(i, len(steps))
+                        if steps[j].kind == "diagnosis" and steps[j].name == step.diagnose), None)
+            if end is None:
+                out.complete = False
+                break
+            finish, i = steps[end].result, end + 1
+            result = finish.model_dump() if isinstance(finish, Finish) else finish
+            vars_[step.save_as or "diagnosis"] = result
+            via, nxt = _edge(step, {"scope": {}, "vars": vars_, "slots": slots, "result": result})
+            last, cur = (step, via, nxt, result), nxt
             continue
         wanted = step.tool or step.customer_step or step.ask
         if i >= len(steps) or steps[i].name != wanted:
@@ -99,4 +130,5 @@ def trace(books: dict[str, Playbook], playbook: str, steps: list[EpisodeStep]) -
             vars_[step.save_as] = result
         via, nxt = _edge(step, {"scope": {}, "vars": vars_, "slots": slots, "result": result})
         last, cur = (step, via, nxt, result), nxt
+    out.vars = vars_
     return out

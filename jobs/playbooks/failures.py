@@ -20,7 +20,7 @@ from jobs.common.episodes import read_all
 from jobs.common.library import Library
 from jobs.common.runs import FAILED, runs_of
 from jobs.common.tables import local_writer
-from jobs.common.trace import Edge
+from jobs.common.trace import Edge, finding_label
 from jobs.prompts.guideline_rules import proposed_guidelines
 
 # A failure costs a person's time (the hand-over) plus the customer's effort: 0.1 per step they went through.
@@ -63,6 +63,17 @@ def propose_fix(edge: Edge, lib: Library, version: int) -> dict[str, Any]:
             "from": edge.target, "to": None, "why": "try the other steps of the flow (see jobs.evolve)"}
 
 
+def catalogue_fix(finish: dict[str, Any]) -> dict[str, Any]:
+    """For a closed loop that ended badly: its remedies are data in the diagnosis catalogue, not branches of the
+    graph (repointing the step's branch would only hide how the loop ended), so the fix to review is the cause's
+    remedy, or for a goal no known cause explained, a cause the catalogue lacks."""
+    cause, goal = finish.get("cause"), finish.get("goal")
+    why = (f"review the remedy of cause {cause} (goal {goal}) in telco/data/diagnosis.yaml" if cause else
+           f"goal {goal} failed with no known cause present: a cause telco/data/diagnosis.yaml lacks")
+    return {"kind": "diagnosis_catalogue", "goal": goal, "cause": cause, "outcome": finish.get("outcome"),
+            "why": why}
+
+
 def edge_target(step: Any, via: str) -> str | None:
     if via == "next":
         return step.next
@@ -90,7 +101,11 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             groups[key].append((ep, None, len(ep.steps)))
             continue
         e = t.failure
-        key = (name, version, ep.intent, f"{e.playbook}.{e.step}", e.via, e.target, ep.outcome)
+        where = f"{e.playbook}.{e.step}"
+        if t.finding is not None:
+            # A closed loop's failures differ by how it ended (which goal, which cause), not by the branch taken.
+            where = f"{where} -> {finding_label(t.finding)}"
+        key = (name, version, ep.intent, where, e.via, e.target, ep.outcome)
         groups[key].append((ep, _signature(t.observation), len(ep.steps)))
     patterns = []
     now = now_utc()
@@ -101,6 +116,12 @@ def analyse(store: MemoryStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         if where == "(not traced)":
             fix = {"kind": "review", "why": "the recorded steps do not follow this playbook version"}
             diagnosis = f"{count} {outcome} runs of {name} v{version} could not be replayed through the playbook"
+        elif " -> " in where:
+            point, ended = where.split(" -> ", 1)
+            fix = catalogue_fix(trigger)
+            diagnosis = (f"{count} of {per_version[(name, version)]} runs of {name} v{version} ended {outcome}: the "
+                         f"closed loop of step {point} ended {ended}, and the {via} edge leads to {target}, which "
+                         f"hands over without trying anything else")
         else:
             pb, step = where.split(".", 1)
             fix = propose_fix(Edge(playbook=pb, step=step, via=via, target=target), lib, version)
@@ -131,7 +152,9 @@ def report_markdown(patterns: list[dict[str, Any]], facts: dict[str, Any], top: 
     for n, p in enumerate(patterns[:top], 1):
         fix = json.loads(p["proposed_fix"])
         change = (f"{fix['step']} {fix['via']}: {fix['from']} → {fix['to'] or '?'}"
-                  if fix["kind"] == "playbook_branch" else fix["kind"])
+                  if fix["kind"] == "playbook_branch" else
+                  f"catalogue: {fix['cause'] or 'goal ' + str(fix['goal'])}" if fix["kind"] == "diagnosis_catalogue"
+                  else fix["kind"])
         lines.append(f"| {n} | {p['playbook']} v{p['version']} | {p['failure_step']} | {p['outcome']} | "
                      f"{p['count']} | {p['share_of_runs']:.0%} | {p['cost']} | {change} |")
     lines += ["", "## Diagnoses", ""]

@@ -13,8 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from telco.playbooks.diagnosis import Finish
+
 Outcome = Literal["resolved", "escalated", "abandoned", "unresolved"]
-StepKind = Literal["tool", "customer_step", "inform", "ask", "handoff", "note"]
+StepKind = Literal["tool", "customer_step", "inform", "ask", "handoff", "note", "diagnosis"]
 # The customer ids memory scopes every read on (memory.retrieval.require_customer checks the same rule).
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 # Episodes written before the prompts field named the served prompt versions in a note step of this name.
@@ -37,8 +39,10 @@ class Handoff(BaseModel):
 
 class EpisodeStep(BaseModel):
     """One thing done for the issue, in order: a tool call, a step the customer took, a notice given, a question
-    asked, the hand-over to a person, or a note. `result` is what the step saw (its error when `ok` is False); for
-    the hand-over it is the Handoff."""
+    asked, the hand-over to a person, a note, or how a closed-loop diagnosis ended. `result` is what the step saw
+    (its error when `ok` is False); for the hand-over it is the Handoff; for a diagnosis (named by the goal its
+    `diagnose` step worked towards) it is the loop's Finish: passed, person, stopped or declined, the goal and
+    cause it ended on, and for a person the queue, the reason and whether what was found called for one."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -52,6 +56,8 @@ class EpisodeStep(BaseModel):
             # Before the typed episode the handoff desk recorded the reason alone.
             self.result = (Handoff(reason=self.result) if isinstance(self.result, str) or self.result is None
                            else Handoff.model_validate(self.result))
+        elif self.kind == "diagnosis" and not isinstance(self.result, Finish):
+            self.result = Finish.model_validate(self.result)
         return self
 
 
@@ -122,6 +128,11 @@ class Episode(BaseModel):
     def handoff(self) -> Handoff | None:
         """Why a person took over (the last hand-over step), or None when nobody did."""
         return next((s.result for s in reversed(self.steps) if s.kind == "handoff"), None)
+
+    @property
+    def diagnosis(self) -> Finish | None:
+        """How the last closed-loop diagnosis of the issue ended, or None when no `diagnose` step finished."""
+        return next((s.result for s in reversed(self.steps) if s.kind == "diagnosis"), None)
 
     @property
     def resolution_minutes(self) -> float:

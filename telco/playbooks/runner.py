@@ -24,7 +24,9 @@ NO_ANSWER: Any = object()
 
 class StepRecord(BaseModel):
     step_id: str
-    kind: Literal["say", "tool", "customer_step", "ask", "inform", "end", "continue_with"]
+    # "diagnosis": how a `diagnose` step's closed loop ended (its result is the loop's Finish), recorded where the
+    # loop ended so that a run of a closed-loop flow can be traced like any other step.
+    kind: Literal["say", "tool", "customer_step", "ask", "inform", "end", "continue_with", "diagnosis"]
     name: str
     text: str | None = None  # what the customer was told or asked, word for word
     args: dict[str, Any] = {}
@@ -264,6 +266,8 @@ class PlaybookRunner:
                 if isinstance(move, dx.Finish):
                     self._tell_finish(state, step, cat, loop, move)
                     result = move.model_dump()
+                    state.history.append(StepRecord(step_id=step.id, kind="diagnosis", name=step.diagnose or "",
+                                                    result=result))
                     state.vars[step.save_as or "diagnosis"] = result
                     self._move_on(state, step, result)
                     return

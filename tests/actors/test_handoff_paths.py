@@ -51,8 +51,17 @@ def episode_row(memory_uri: str, conversation_id: str) -> dict:
 
 
 def test_escalated_episodes_record_why_and_correct_handoffs_are_not_failures(client, memory_uri):
-    scenario = next(s for s in load_scenarios() if s.id == "sim-pin-locked-handoff")
+    # A closed loop that reads the account (so the customer is verified and the issue becomes an episode) and finds
+    # what only a person can lift: the episode says how the loop ended.
+    scenario = next(s for s in load_scenarios() if s.id == "contract-ended-suspension-handoff")
     assert run_scenario_with_agents(scenario, client).passed
+    client._run(client.planner.drain())
+    barred = [r for r in connect(memory_uri).table("episodes").search().limit(10).to_list()
+              if r["intent"] == "mobile_no_service"]
+    assert len(barred) == 1 and barred[0]["outcome"] == "escalated"
+    ended = [s for s in json.loads(barred[0]["steps"]) if s["kind"] == "diagnosis"]
+    assert [(s["name"], s["result"]["outcome"], s["result"]["cause"], s["result"]["called_for"]) for s in ended] == [
+        ("service", "person", "line_suspended_other", True)]
     cid = client._run(client.planner.start_conversation(C1001, NewConversation())).conversation_id
     assert say(client, cid, "My mobile data is not working at all")["status"] == "waiting_customer"
     out = say(client, cid, "This is outrageous, I will file a formal complaint with the regulator")
@@ -70,14 +79,15 @@ def test_escalated_episodes_record_why_and_correct_handoffs_are_not_failures(cli
 
 def test_a_wrong_date_of_birth_gets_another_try_before_a_person(client):
     """The wrong_details_first persona (jobs/common/personas.py) is verified on its second try; the retries are
-    bounded by policy.yaml identity.max_failed_attempts, after which a person takes over."""
+    bounded by policy.yaml identity.max_failed_attempts, after which a person takes over. The bound is shown on a
+    flow that reads the account at once (a bill); the mobile flows help on the phone before verification."""
     scenario = next(s for s in load_scenarios() if s.id == "data-limit-refuel")
     contact = Contact(scenario=scenario, persona="wrong_details_first", template_id="test")
     result = run_contact(contact, client, random.Random(7))
     assert result.passed, [c for c in result.checks if not c.ok]
 
     cid = client.start()
-    client.send(cid, {"text": "Please add 5 GB of data to my line"})
+    client.send(cid, {"text": "I was charged twice on my last bill"})
     attempts = load_policy().identity.max_failed_attempts
     for n in range(attempts):
         client.send(cid, {"text": "Maya Lindqvist"})

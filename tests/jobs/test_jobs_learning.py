@@ -31,13 +31,34 @@ FIXED = LOOKS + [
     {"name": "data_working", "kind": "inform", "result": None, "ok": True},
 ]
 HANDED_OVER = LOOKS + [{"name": "open_ticket", "kind": "tool", "result": {"ticket_id": "T-1"}, "ok": True}]
+# slow_broadband (a graph flow, so a branch can be planted): the area is clear and the first speed test is good
+# but not excellent; v1 goes on to the router.
+SLOW_LOOKS = [
+    {"name": "get_outages", "kind": "tool", "result": {"outages": [], "planned_maintenance": []}, "ok": True},
+    {"name": "run_home_speed_test", "kind": "customer_step", "result": {"label": "good", "browsing_ok": True},
+     "ok": True},
+]
+SLOW_FIXED = SLOW_LOOKS + [
+    {"name": "get_router_status", "kind": "tool", "ok": True,
+     "result": {"dns_ok": True, "overheating": False, "channel_interference": 0.7, "firmware_outdated": False}},
+    {"name": "switch_wifi_to_5ghz", "kind": "customer_step", "result": {"ok": True}, "ok": True},
+    {"name": "run_home_speed_test", "kind": "customer_step", "result": {"label": "excellent", "browsing_ok": True},
+     "ok": True},
+    {"name": "broadband_fast", "kind": "inform", "result": None, "ok": True},
+]
 
 
-def episode(n: int, *, version: int, steps: list[dict], outcome: str, at: datetime) -> Episode:
+def episode(n: int, *, version: int, steps: list[dict], outcome: str, at: datetime, intent: str = "mobile_data",
+            playbook: str = "mobile_data", service: str = "mobile") -> Episode:
     return Episode(episode_id=f"ep-{n}", customer_id=f"C{1000 + n % 7}", conversation_id=f"conv-{n}",
-                   summary=f"mobile data {outcome} after 4 turns", intents=["mobile_data"], playbook="mobile_data",
-                   playbook_version=version, service_type="mobile", steps=steps, outcome=outcome,
+                   summary=f"{intent.replace('_', ' ')} {outcome} after 4 turns", intents=[intent], playbook=playbook,
+                   playbook_version=version, service_type=service, steps=steps, outcome=outcome,
                    started_at=at, ended_at=at + timedelta(minutes=3))
+
+
+def slow(n: int, *, version: int, steps: list[dict], outcome: str) -> Episode:
+    return episode(n, version=version, steps=steps, outcome=outcome, at=T0, intent="broadband_slow",
+                   playbook="slow_broadband", service="broadband")
 
 
 @pytest.fixture
@@ -100,25 +121,24 @@ def test_the_jobs_take_the_playbook_version_from_the_episode_never_from_its_summ
 
 def test_failure_analysis_names_a_planted_wrong_branch(memory, tmp_path):
     uri, store, writer, episodic = memory
-    good = load_playbooks()["mobile_data"]
-    bad = repoint(good, "speed_test", "next", "ticket", good.version + 1)
+    good = load_playbooks()["slow_broadband"]
+    bad = repoint(good, "first_test", "next", "hand_over", good.version + 1)
     ProceduralMemory(store, writer).add_version(bad.model_dump(mode="json", exclude_none=True), status="active")
-    episodic.record(*[episode(n, version=1, steps=FIXED, outcome="resolved", at=T0) for n in range(3)])
-    episodic.record(*[episode(10 + n, version=bad.version, steps=HANDED_OVER, outcome="escalated", at=T0)
-                      for n in range(5)])
+    episodic.record(*[slow(n, version=good.version, steps=SLOW_FIXED, outcome="resolved") for n in range(3)])
+    episodic.record(*[slow(10 + n, version=bad.version, steps=SLOW_LOOKS, outcome="escalated") for n in range(5)])
 
     summary = failures(uri, str(tmp_path / "failures.md"))
     assert summary["failed"] == 5 and summary["untraced"] == 0
     top = store.table("failure_patterns").search().limit(10).to_list()
     assert len(top) == 1
     p = top[0]
-    assert (p["playbook"], p["version"], p["failure_step"], p["count"]) == ("mobile_data", bad.version,
-                                                                          "mobile_data.speed_test", 5)
+    assert (p["playbook"], p["version"], p["failure_step"], p["count"]) == ("slow_broadband", bad.version,
+                                                                          "slow_broadband.first_test", 5)
     fix = json.loads(p["proposed_fix"])
-    assert (fix["via"], fix["from"], fix["to"]) == ("next", "ticket", "data_saver")  # where v1 went
-    assert json.loads(p["trigger"])["observation"] == {"label": "good"}
+    assert (fix["via"], fix["from"], fix["to"]) == ("next", "hand_over", "router_status")  # where v1 went
+    assert json.loads(p["trigger"])["observation"] == {"label": "good", "browsing_ok": True}
     report = (tmp_path / "failures.md").read_text()
-    assert "mobile_data.speed_test" in report and "ticket → data_saver" in report
+    assert "slow_broadband.first_test" in report and "hand_over → router_status" in report
 
     failures(uri)  # rerunning replaces the pattern rows, it does not add to them
     assert store.table("failure_patterns").count_rows() == 1

@@ -164,11 +164,11 @@ def test_the_replay_memory_runs_the_evaluated_memorys_active_playbooks(store, wr
     from telco.playbooks import load_playbooks
 
     ProceduralMemory(store, writer).load_playbooks()
-    good = load_playbooks()["mobile_data"]
-    changed = repoint(good, "speed_test", "next", "ticket", good.version + 1)
+    good = load_playbooks()["slow_broadband"]
+    changed = repoint(good, "first_test", "next", "hand_over", good.version + 1)
     ProceduralMemory(store, writer).add_version(changed.model_dump(mode="json", exclude_none=True), status="active")
     target = connect(str(tmp_path / "scratch"))
     ProceduralMemory(target, LocalWriter(target)).load_playbooks()  # what a bootstrap gives: the shipped versions
     copy_active_playbooks(store, str(tmp_path / "scratch"))
     assert Library(connect(str(tmp_path / "scratch"))).active == Library(store).active
-    assert Library(connect(str(tmp_path / "scratch"))).books()["mobile_data"] == changed
+    assert Library(connect(str(tmp_path / "scratch"))).books()["slow_broadband"] == changed

@@ -14,33 +14,35 @@ def test_split_is_sticky_keeps_a_run_on_its_version_and_decides_from_served_runs
     uri = str(tmp_path / "memory")
     procedures = ProceduralMemory(store, writer)
     procedures.load_playbooks()
-    v1 = load_playbooks()["mobile_data"]
-    v2 = repoint(v1, "speed_test", "next", "data_saver", v1.version + 1)  # same flow, a new version number
+    v1 = load_playbooks()["slow_broadband"]
+    v2 = repoint(v1, "first_test", "next", "router_status", v1.version + 1)  # same flow, a new version number
     procedures.add_version(v2.model_dump(mode="json", exclude_none=True))
-    start_ab(store, writer, "mobile_data", v2.version, 0.3)
+    start_ab(store, writer, "slow_broadband", v2.version, 0.3)
 
     variants = experiment_variants(uri)
-    active = {"mobile_data": v1}
-    picked = {f"conv-{i}": variants(f"conv-{i}", active, None)["mobile_data"].version for i in range(600)}
+    active = {"slow_broadband": v1}
+    picked = {f"conv-{i}": variants(f"conv-{i}", active, None)["slow_broadband"].version for i in range(600)}
     assert 0.25 < sum(v == v2.version for v in picked.values()) / 600 < 0.35
-    assert all(variants(c, active, None)["mobile_data"].version == v for c, v in list(picked.items())[:50])
+    assert all(variants(c, active, None)["slow_broadband"].version == v for c, v in list(picked.items())[:50])
     on_v1 = next(c for c, v in picked.items() if v == v2.version)
-    run = RunState(playbook_id="mobile_data", version=v1.version, scope={}, current="usage")
-    assert variants(on_v1, active, run)["mobile_data"].version == v1.version  # a run keeps the version it started with
+    run = RunState(playbook_id="slow_broadband", version=v1.version, scope={}, current="router_status")
+    # a run keeps the version it started with
+    assert variants(on_v1, active, run)["slow_broadband"].version == v1.version
 
     # Served outcomes (as jobs.learn records them): identical rates never promote.
     e = Experiments(store, writer).running()[0]
     rows = []
     for version, n in ((v1.version, 300), (v2.version, 140)):
         for i in range(n):
-            rows.append({"run_id": f"r{version}-{i}", "procedure_id": f"mobile_data@{version}", "name": "mobile_data",
-                         "version": version, "outcome": "resolved" if i % 5 else "escalated", "turns": 5,
+            rows.append({"run_id": f"r{version}-{i}", "procedure_id": f"slow_broadband@{version}",
+                         "name": "slow_broadband", "version": version,
+                         "outcome": "resolved" if i % 5 else "escalated", "turns": 5,
                          "step_outcomes": "{}", "at": e["started_at"]})
     writer.append("procedure_runs", rows)
-    out = decide_ab(store, writer, "mobile_data", promote=True)
+    out = decide_ab(store, writer, "slow_broadband", promote=True)
     assert out["promoted"] is None and not out["decision"]["promote"]
-    assert procedures.get("mobile_data").version == v1.version
+    assert procedures.get("slow_broadband").version == v1.version
 
-    procedures.activate("mobile_data", v2.version)
-    back = rollback(store, writer, "mobile_data")
+    procedures.activate("slow_broadband", v2.version)
+    back = rollback(store, writer, "slow_broadband")
     assert back["active"] == v1.version and Experiments(store, writer).running() == []
