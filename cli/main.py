@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("faults", help="list the fault catalogue").set_defaults(func=cmd_faults)
     sub.add_parser("steps", help="list the customer-step catalogue").set_defaults(func=cmd_steps)
 
-    from cli import chat as cli_chat, cluster as cli_cluster, deploy as cli_deploy  # the running system: up, down, chat, serve-config
+    from cli import chat as cli_chat  # the running system: up, down, chat, serve-config
+    from cli import cluster as cli_cluster
+    from cli import deploy as cli_deploy
 
     cli_cluster.add_commands(sub)
     cli_chat.add_commands(sub)

@@ -70,9 +70,9 @@ def _api_runner_scripted_model(args: argparse.Namespace) -> Iterator[Callable]:
     """The api runner with the Claude path on: a fresh app whose Messages API is a loopback competent model."""
     from serve.local_app import local_app
     from telco.config import get_settings
-    from telco.testing.loopback import serve as serve_loopback
     from telco.scenarios.agents_driver import HttpClient, run_scenario_with_agents
     from telco.testing.competent_model import competent_api
+    from telco.testing.loopback import serve as serve_loopback
 
     api = competent_api(delay_s=args.model_delay_ms / 1000)
     with tempfile.TemporaryDirectory(prefix="telco-api-") as tmp, serve_loopback(api) as base_url, \
@@ -115,7 +115,7 @@ def _suite(args: argparse.Namespace) -> list[Any]:
 def cmd_scenarios_run(args: argparse.Namespace) -> int:
     import time
 
-    from telco.scenarios.report import summarise, suite_extras
+    from telco.scenarios.report import suite_extras, summarise
 
     started = time.perf_counter()
     scenarios = _suite(args)
@@ -140,7 +140,8 @@ def cmd_scenarios_run(args: argparse.Namespace) -> int:
                 for ex in result.outcome.transcript:
                     print(f"      {ex.who:>13}: {ex.text[:300]}")
     summary = summarise(results, args.runner)
-    summary.update(suite=args.suite, **suite_extras(scenarios, results), seconds=round(time.perf_counter() - started, 1))
+    summary.update(suite=args.suite, **suite_extras(scenarios, results),
+                   seconds=round(time.perf_counter() - started, 1))
     if getattr(args, "model", "none") != "none":
         summary["model"] = args.model  # a scripted stand-in: these figures say nothing about Claude
     print(json.dumps(summary))

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from memory.store import MemoryStore
-
 from jobs.common.ab import MIN_PER_ARM
 from jobs.common.command import parser, print_summary
 from jobs.common.tables import local_writer
@@ -35,6 +33,7 @@ from jobs.playbooks import versions as playbook_versions
 from jobs.prompts import split as prompt_split
 from jobs.prompts import versions as prompt_versions
 from jobs.prompts.model_source import MODELS, model_source
+from memory.store import MemoryStore
 
 
 def main(argv: list[str] | None = None) -> None:

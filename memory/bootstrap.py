@@ -6,6 +6,7 @@ Runs before the app serves traffic, so it writes in-process rather than through 
 from __future__ import annotations
 
 from typing import Any
+
 from telco.data import PROMPTS_DIR
 
 

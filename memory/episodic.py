@@ -13,14 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from telco.contract.episode import Episode, EpisodeStep, Outcome
-from telco.errors import InvalidInput, NotFound
-
 from memory.embed import Embedder
 from memory.redact import redact, redact_text
 from memory.retrieval import recency_weight, rrf_fuse, run_lists, scoped_filter, text_search, top, vector_search
 from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 from memory.writer import WriterBase
+from telco.contract.episode import Episode, EpisodeStep, Outcome
+from telco.errors import InvalidInput, NotFound
+
 
 class EpisodeHit(BaseModel):
     episode: Episode

@@ -14,10 +14,9 @@ import hashlib
 import time
 from typing import Any, Callable
 
-from telco.errors import InvalidInput
-
 from memory.store import MemoryStore, now_utc, sql_str
 from memory.writer import WriterBase
+from telco.errors import InvalidInput
 
 
 def arm(experiment_id: str, conversation_id: str, share: float) -> str:
@@ -87,9 +86,8 @@ VariantSource = Callable[[str, dict, Any], dict]
 def experiment_variants(memory_uri: str, refresh_s: float = REFRESH_S) -> VariantSource:
     """For the technical agent: (conversation id, active books, run in progress) -> the books this conversation
     uses. Experiments and candidate bodies are re-read every `refresh_s`."""
-    from telco.playbooks.spec import Playbook
-
     from memory.store import connect
+    from telco.playbooks.spec import Playbook
 
     store = connect(memory_uri)
     running = running_reader(store, refresh_s)

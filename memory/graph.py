@@ -16,12 +16,11 @@ from typing import Iterable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from telco.errors import InvalidInput
-
 from memory.redact import redact_text
 from memory.store import MemoryStore, now_utc, sql_str
 from memory.writer import Op, WriterBase
 from telco.data import KG_SEED_FILE
+from telco.errors import InvalidInput
 
 EntityType = Literal["product", "plan", "device", "symptom", "cause", "fix", "area", "section", "intent",
                      "policy", "service"]

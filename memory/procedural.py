@@ -13,11 +13,10 @@ from typing import Iterable, Literal
 
 from pydantic import BaseModel, Field
 
-from telco.errors import InvalidInput, NotFound
-
 from memory.store import MemoryStore, now_utc, sql_str
 from memory.versioned import Status, activation_rows, rollback_target
 from memory.writer import WriterBase
+from telco.errors import InvalidInput, NotFound
 
 RunOutcome = Literal["resolved", "escalated", "abandoned", "unresolved"]
 

@@ -11,12 +11,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from telco.errors import InvalidInput, NotFound
-
 from memory.redact import redact_text
 from memory.store import MemoryStore, now_utc, sql_str
 from memory.versioned import Status, activation_rows, rollback_target
 from memory.writer import WriterBase
+from telco.errors import InvalidInput, NotFound
 
 _ROLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 

@@ -14,10 +14,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from memory.store import sql_str
 from telco.contract.episode import CUSTOMER_ID
 from telco.errors import InvalidInput
-
-from memory.store import sql_str
 
 RRF_K = 60  # the usual damping constant: rank 1 scores 1/61, so no single list dominates
 

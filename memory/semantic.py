@@ -12,13 +12,12 @@ from typing import Callable, Iterable, Literal
 
 from pydantic import BaseModel
 
-from telco.errors import InvalidInput
-
 from memory.embed import Embedder
 from memory.graph import Fact, KnowledgeGraph
 from memory.retrieval import Hit, best_per, relative_score_fuse, rrf_fuse, run_lists, text_search, vector_search
 from memory.store import MemoryStore, sql_str
 from memory.writer import Op, WriterBase
+from telco.errors import InvalidInput
 
 Mode = Literal["vector", "fts", "hybrid"]
 Fusion = Literal["score", "rrf"]

@@ -18,11 +18,10 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telco.errors import Conflict, InvalidInput
-
 from memory.redact import redact, redact_text
 from memory.store import MemoryStore, now_utc, sql_str
 from memory.writer import Op, WriterBase
+from telco.errors import Conflict, InvalidInput
 
 DEFAULT_TTL = timedelta(minutes=30)
 Role = Literal["customer", "agent", "system", "tool"]

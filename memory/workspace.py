@@ -12,13 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from telco.errors import InvalidInput
-
 from memory.episodic import EpisodicMemory
 from memory.procedural import ProceduralMemory
 from memory.retrieval import require_customer
 from memory.semantic import SemanticMemory
 from memory.working import WorkingMemory
+from telco.errors import InvalidInput
 
 Source = Literal["working", "episodic", "semantic", "graph", "procedural"]
 SOURCE_ORDER: tuple[Source, ...] = ("working", "episodic", "semantic", "graph", "procedural")

@@ -31,9 +31,8 @@ from typing import Any, Iterable, Literal, Sequence
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from telco.errors import BackendUnavailable, InvalidInput
-
 from memory.store import MemoryStore, TableSpec, connect, groups, spec, sql_str
+from telco.errors import BackendUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Mapping
 
-from telco.contract.principal import Principal
 from telco.config import ApiKey, Settings
+from telco.contract.principal import Principal
 from telco.errors import Forbidden, RateLimited, Unauthorized
 
 KEY_HELP = "send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"

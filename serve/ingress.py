@@ -18,19 +18,29 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPBearer
 from ray import serve
 
-from telco.contract.principal import Principal
+from actors.runtime.errors import as_telco_error
 from serve import sse
-from telco.contract.http import (
-    ConversationCreated, ConversationOut, CustomerStepIn, ErrorOut, FaultIn, FeedbackIn, HealthOut, LoadWorldIn,
-    MessageIn, NewConversation, ReadyOut, TurnOut,
-)
 from serve.auth import KeyRing, RateLimiter, require_admin, require_operations_or_admin
 from serve.deploy_config import deployment_options
-from actors.runtime.errors import as_telco_error
 from serve.errors import install_error_handlers
 from serve.limits import BodySizeLimit
 from serve.probes import call_check, memory_check, readiness
 from telco.config import Settings, get_settings
+from telco.contract.http import (
+    ConversationCreated,
+    ConversationOut,
+    CustomerStepIn,
+    ErrorOut,
+    FaultIn,
+    FeedbackIn,
+    HealthOut,
+    LoadWorldIn,
+    MessageIn,
+    NewConversation,
+    ReadyOut,
+    TurnOut,
+)
+from telco.contract.principal import Principal
 from telco.errors import InvalidInput
 
 API_VERSION = "0.1.0"

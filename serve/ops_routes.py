@@ -10,10 +10,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from actors.operations.handoffs import MAX_PERSON_CHARS, ClaimIn, HandoffDetail, HandoffItem, PersonReplyIn, ResolveIn
 from actors.operations.monitor import ALERTS_PAGE, RECENT_ALERTS
-from telco.contract.principal import Principal
 from actors.runtime.oss_bss import Chaos
-from telco.contract.http import TurnOut
 from serve.auth import require_admin, require_operations_or_admin
+from telco.contract.http import TurnOut
+from telco.contract.principal import Principal
 
 HandoffId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="id from GET /v1/handoffs")]
 AreaId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from telco.contract.limits import MAX_MESSAGE_CHARS
-from telco.errors import InvalidInput
 from telco.data import LLM_PRICES_FILE
+from telco.errors import InvalidInput
 
 _GROUPS = ("limits", "serve", "anthropic")
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from telco.data import INTENTS_FILE
 
 

@@ -13,9 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from telco.errors import InvalidInput, NotFound
 from telco.data import KB_DIR, RETRIEVAL_EVAL_FILE
-
+from telco.errors import InvalidInput, NotFound
 
 _ID = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)

@@ -15,10 +15,10 @@ from typing import Iterable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from telco.data import POLICY_FILE
 from telco.errors import IdentityNotVerified, InvalidInput, PolicyDenied
 from telco.models import Appointment, Bill, Credit, Customer, LineItem, MobileLine, MobilePlan, Phone, Promotion
 from telco.models.services import SuspensionReason
-from telco.data import POLICY_FILE
 
 POLICY_PATH = POLICY_FILE
 

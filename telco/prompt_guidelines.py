@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
 from telco.data import PROMPT_GUIDELINES_FILE
 
 GUIDELINES_FILE = PROMPT_GUIDELINES_FILE

@@ -15,9 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from telco.contract.messages import Citation, EscalationDecision, KnowledgeAnswer, Reply, ReplyParts
-from telco.errors import InvalidInput
 from telco.data import TEMPLATES_FILE
-
+from telco.errors import InvalidInput
 
 Queue = EscalationDecision.model_fields["queue"].annotation
 Sheddable = Literal["knowledge", "acknowledge_mood", "acknowledge", "closing"]

@@ -15,9 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from telco.contract.messages import EscalationDecision, EscalationFacts
-from telco.errors import InvalidInput
 from telco.data import ESCALATION_FILE
-
+from telco.errors import InvalidInput
 
 # One list of teams for the whole system: the one the decision message allows.
 Queue = EscalationDecision.model_fields["queue"].annotation

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.contract.messages import IntentRequest, IntentResult, IntentScore, SlotRequest, SlotResult
+from telco.data import INTENT_CALIBRATION_FILE, INTENT_DEV_FILE
 from telco.errors import InvalidInput
 from telco.intents import load_intents
 from telco.nlu import calibration as cal
@@ -43,7 +44,6 @@ from telco.nlu.lexicon import Lexicon, load_lexicon
 from telco.nlu.plans import PlanCatalogue, demo_catalogue
 from telco.nlu.signals import read_signals
 from telco.nlu.slots import read_slot
-from telco.data import INTENT_CALIBRATION_FILE, INTENT_DEV_FILE
 
 CALIBRATION_FILE = INTENT_CALIBRATION_FILE
 DEV_FILE = INTENT_DEV_FILE  # development messages: choose the scorer, feed the calibration

@@ -14,8 +14,17 @@ import numpy as np
 import yaml
 
 from actors.agents.intent import (
-    CALIBRATION_FILE, CANDIDATES, Calibration, ExampleIndex, FitData, IntentAgent, _decide, choose_scorer,
-    examples_digest, load_fit_data, scorer_name,
+    CALIBRATION_FILE,
+    CANDIDATES,
+    Calibration,
+    ExampleIndex,
+    FitData,
+    IntentAgent,
+    _decide,
+    choose_scorer,
+    examples_digest,
+    load_fit_data,
+    scorer_name,
 )
 from telco.contract.messages import IntentRequest
 from telco.intents import load_intents

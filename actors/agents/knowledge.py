@@ -26,9 +26,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from telco.contract.messages import Citation, KnowledgeAnswer, KnowledgeRequest, Quote
+from telco.data import KNOWLEDGE_FILE
 from telco.errors import InvalidInput
 from telco.knowledge import KbDocument, KbSection, load_documents
-from telco.data import KNOWLEDGE_FILE
 
 SETTINGS_FILE = KNOWLEDGE_FILE
 

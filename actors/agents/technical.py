@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from telco.contract.messages import TechnicalRequest, TechnicalResult
 from actors.runtime.oss_bss import RemoteToolPort
+from telco.contract.messages import TechnicalRequest, TechnicalResult
 from telco.errors import InvalidInput
 from telco.playbooks import load_playbooks
 from telco.playbooks.runner import NO_ANSWER, PlaybookRunner

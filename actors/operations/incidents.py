@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
 from telco.data import INCIDENTS_FILE
 
 INCIDENTS_NAME = "telco-incidents"

@@ -120,9 +120,9 @@ def llm_cost(call: Any) -> float:
     cost = getattr(call, "cost_usd", None)
     if cost:
         return float(cost)
+    from telco.config import DEFAULT_PRICES_FILE
     from telco.errors import InvalidInput
     from telco.llm.prices import cached_prices
-    from telco.config import DEFAULT_PRICES_FILE
 
     try:
         return cached_prices(str(DEFAULT_PRICES_FILE)).cost(

@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from actors.runtime.backend_cache import backends
-from actors.planner.conversation import ConversationState, Issue
 from actors.operations.incidents import Incident, Report, Verdict, incident_config, notice
 from actors.operations.metrics import EndedIssue, record_feedback, record_turn
 from actors.operations.monitor import ALERTS_PAGE, TurnSample
-from actors.runtime.oss_bss import RemoteToolPort
+from actors.planner.conversation import ConversationState, Issue
 from actors.planner.turn import TurnBuilder
+from actors.runtime.backend_cache import backends
+from actors.runtime.oss_bss import RemoteToolPort
 from telco.contract.http import TurnOut
 from telco.errors import TelcoError
 

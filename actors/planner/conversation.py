@@ -7,8 +7,8 @@ from typing import Any, Literal, Protocol
 from pydantic import Field, PrivateAttr
 
 from telco.contract.episode import Episode
-from telco.contract.messages import Identity, IntentScore, Msg
 from telco.contract.http import HandoffOut, TranscriptTurn, TurnOut
+from telco.contract.messages import Identity, IntentScore, Msg
 from telco.llm.accounting import Totals
 from telco.playbooks.runner import RunState
 

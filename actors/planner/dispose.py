@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from actors.planner.conversation import ConversationState
-from telco.contract.messages import EscalationDecision
-from actors.runtime.oss_bss import RemoteToolPort
 from actors.planner.turn import TurnBuilder
 from actors.planner.turn_plan import ProposedAction
+from actors.runtime.oss_bss import RemoteToolPort
 from telco.contract.http import ActionOut
+from telco.contract.messages import EscalationDecision
 from telco.errors import IdentityNotVerified, TelcoError
 
 REFUSED_NOTICE = "policy_refused"

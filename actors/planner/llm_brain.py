@@ -22,14 +22,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from actors.planner.conversation import ConversationState
-from actors.planner.llm_context import RolePrompts, customer_context, customer_message, dialogue_system, planner_system, \
-    reply_request
-from telco.contract.messages import IntentResult, Reply, ReplyParts
+from actors.planner.llm_context import (
+    RolePrompts,
+    customer_context,
+    customer_message,
+    dialogue_system,
+    planner_system,
+    reply_request,
+)
 from actors.planner.prompt_split import ServedPrompts, pinned_versions
 from actors.planner.turn_plan import TurnPlan
-from telco.contract.http import MessageIn
-from telco.contract.trace import LlmCall, TurnTrace
 from telco.config import LlmBudget
+from telco.contract.http import MessageIn
+from telco.contract.messages import IntentResult, Reply, ReplyParts
+from telco.contract.trace import LlmCall, TurnTrace
 from telco.llm import Budget, CallRecord, LlmClient
 
 log = logging.getLogger(__name__)

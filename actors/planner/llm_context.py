@@ -16,15 +16,15 @@ from functools import lru_cache
 from typing import Any
 
 from actors.planner.conversation import ConversationState
-from telco.contract.messages import ReplyParts
 from actors.planner.prompt_split import PromptPick, candidate_version
 from telco.contract.http import MessageIn
+from telco.contract.messages import ReplyParts
+from telco.data import PROMPTS_DIR
 from telco.intents import load_intents
 from telco.llm import SystemBlock
 from telco.policy import POLICY_PATH
 from telco.sandbox.customer_steps import list_customer_steps
 from telco.tools import TOOLS
-from telco.data import PROMPTS_DIR
 
 PROMPT_TTL_S = 60.0  # a prompt promoted in the registry reaches running replicas within this long
 

@@ -16,18 +16,35 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from actors.agents.escalation import called_for_rules
 from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, Issue, TurnRecord
-from telco.contract.messages import Entities, EscalationDecision, EscalationFacts, IntentRequest, IntentResult, KnowledgeRequest, Reply, SlotRequest, TechnicalRequest, TechnicalResult
-from telco.contract.trace import INTERNAL_ERROR
-from telco.contract.principal import Principal
+from actors.planner.turn import TurnBuilder
 from actors.runtime.oss_bss import RemoteToolPort
 from actors.runtime.retry import call_agent
-from actors.planner.turn import TurnBuilder
-from actors.agents.escalation import called_for_rules
 from telco.contract.episode import Episode, EpisodeStep, Handoff
 from telco.contract.http import (
-    ConversationCreated, ConversationOut, FeedbackIn, HandoffOut, MessageIn, NewConversation, TurnOut,
+    ConversationCreated,
+    ConversationOut,
+    FeedbackIn,
+    HandoffOut,
+    MessageIn,
+    NewConversation,
+    TurnOut,
 )
+from telco.contract.messages import (
+    Entities,
+    EscalationDecision,
+    EscalationFacts,
+    IntentRequest,
+    IntentResult,
+    KnowledgeRequest,
+    Reply,
+    SlotRequest,
+    TechnicalRequest,
+    TechnicalResult,
+)
+from telco.contract.principal import Principal
+from telco.contract.trace import INTERNAL_ERROR
 from telco.errors import Forbidden, NotFound
 from telco.intents import conflicting_pair, intent_thresholds, load_intents
 from telco.playbooks.runner import RunState

@@ -4,8 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 from actors.planner.conversation import ConversationState
-from telco.contract.messages import EscalationDecision, IntentResult, KnowledgeAnswer, ReplyParts, Reply, TechnicalResult
 from telco.contract.http import ActionOut, CustomerStepOut, Question, TurnOut
+from telco.contract.messages import (
+    EscalationDecision,
+    IntentResult,
+    KnowledgeAnswer,
+    Reply,
+    ReplyParts,
+    TechnicalResult,
+)
 from telco.contract.trace import AgentTrace, MemoryHit, ToolTrace, TurnError, TurnTrace
 from telco.playbooks.runner import RunState
 
@@ -81,7 +88,8 @@ class TurnBuilder:
             # "Glad that's sorted" only when it is: not after an outage notice, an offer turned down, or a service
             # the account does not have (those runs end resolved without a fix).
             unfixed = (run.vars.get("diagnosis") or {}).get("outcome", "passed") != "passed"
-            self.parts.closing = run.status == "resolved" and not unfixed and "service_not_on_account" not in run.informed
+            self.parts.closing = (run.status == "resolved" and not unfixed
+                                  and "service_not_on_account" not in run.informed)
 
     def knowledge(self, answer: KnowledgeAnswer, in_reply: bool, even_unsure: bool = False) -> None:
         """even_unsure: the reply says so when the help pages have no clear answer (nothing else is said)."""

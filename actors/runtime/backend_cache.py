@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import yaml
+
 from telco.data import BACKENDS_FILE
 
 

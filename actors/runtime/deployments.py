@@ -6,16 +6,21 @@ only forward calls; every agent's behaviour lives in its own file.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from ray import serve
 
-from telco.contract.messages import EscalationFacts, IntentRequest, KnowledgeRequest, ReplyParts, SlotRequest, TechnicalRequest
-from telco.contract.principal import Principal
 from telco.contract.http import FeedbackIn, MessageIn, NewConversation
+from telco.contract.messages import (
+    EscalationFacts,
+    IntentRequest,
+    KnowledgeRequest,
+    ReplyParts,
+    SlotRequest,
+    TechnicalRequest,
+)
+from telco.contract.principal import Principal
+
 
 def _one_torch_thread() -> None:
     # Measured: with torch's default of one thread per core, a short text took ~1 s on a busy 2-core machine
@@ -160,12 +165,12 @@ class OssBssDeployment:
 class PlannerDeployment:
     def __init__(self, intent: Any, technical: Any, knowledge: Any, dialogue: Any, escalation: Any, oss_bss: Any,
                  episodes: Any, memory_uri: str) -> None:
-        from actors.runtime.conversation_store import memory_backed
         from actors.agents.episodes import RemoteEpisodes
         from actors.operations.handoffs import HandoffDesk
-        from actors.planner.llm_brain import brain_from_settings
         from actors.operations.turn_hooks import Operations
+        from actors.planner.llm_brain import brain_from_settings
         from actors.planner.planner import Planner
+        from actors.runtime.conversation_store import memory_backed
         from telco.config import get_settings
 
         store, episodes = memory_backed(memory_uri), RemoteEpisodes(episodes)

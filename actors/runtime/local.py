@@ -12,11 +12,11 @@ from actors.agents.dialogue import DialogueAgent
 from actors.agents.escalation import EscalationAgent
 from actors.agents.intent import IntentAgent
 from actors.agents.knowledge import KnowledgeAgent
-from telco.contract.principal import Principal
-from actors.runtime.oss_bss import OssBss
-from actors.planner.planner import Planner
 from actors.agents.technical import TechnicalAgent, procedural_source
+from actors.planner.planner import Planner
+from actors.runtime.oss_bss import OssBss
 from telco.contract.http import MessageIn, NewConversation
+from telco.contract.principal import Principal
 from telco.models import World
 from telco.sandbox.customer_steps import apply_customer_step
 from telco.sandbox.faults import inject_fault
@@ -27,8 +27,8 @@ OPERATIONS = Principal(key_id="local-operations", role="operations")
 
 def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> tuple[Planner, OssBss]:
     """`llm`: an actors.planner.llm_brain.ClaudeBrain for the Claude path; None runs every agent offline."""
-    from actors.runtime.conversation_store import memory_backed
     from actors.agents.episodes import local_episodes
+    from actors.runtime.conversation_store import memory_backed
     from memory.embed import get_embedder
     from memory.experiments import experiment_variants
     from memory.semantic import SemanticMemory

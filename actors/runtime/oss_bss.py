@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from actors.runtime.backend_cache import READS, queued_while_down, system_of
-from telco.contract.messages import Identity
 from actors.runtime.outbox import Outbox, QueuedWrite
+from telco.contract.messages import Identity
 from telco.errors import BackendUnavailable, InvalidInput, TelcoError, error_from_dict
 from telco.sandbox import handoff_queue
 from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps

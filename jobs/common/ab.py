@@ -11,7 +11,6 @@ import math
 
 from pydantic import BaseModel, Field
 
-
 MIN_PER_ARM = 100
 ALPHA = 0.001
 MARGIN = 0.05

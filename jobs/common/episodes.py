@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from jobs.common.tables import rows_in
 from memory.episodic import COLUMNS, from_row
 from memory.store import MemoryStore, sql_str, sql_ts
 from telco.contract.episode import Episode
-
-from jobs.common.tables import rows_in
 
 # Episodes may land after newer ones (the planner writes them off the reply path); a job re-reads this far back
 # from its watermark and skips what its ledger already holds.

@@ -11,13 +11,12 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+from jobs.common.scenario_mix import Contact, load_traffic
 from telco.sandbox.state import Sandbox
 from telco.scenarios.agents_driver import MAX_TURNS, ScenarioClient, next_message, say, send_logged
 from telco.scenarios.customer import ScriptedCustomer
 from telco.scenarios.outcome import Outcome
 from telco.scenarios.report import ScenarioResult, judge
-
-from jobs.common.scenario_mix import Contact, load_traffic
 
 
 class PersonaResult(ScenarioResult):

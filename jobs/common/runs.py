@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from actors.agents.escalation import called_for_rules
+from jobs.common.command import progress
+from jobs.common.library import Library
+from jobs.common.trace import Trace, trace
 from telco.contract.episode import Episode
 from telco.intents import load_intents
 from telco.playbooks.expressions import render
 from telco.playbooks.spec import Playbook
-
-from jobs.common.command import progress
-from jobs.common.library import Library
-from jobs.common.trace import Trace, trace
 
 FAILED = ("escalated", "unresolved", "abandoned")
 

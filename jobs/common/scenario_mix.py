@@ -16,6 +16,7 @@ from typing import Iterator, Literal
 import yaml
 from pydantic import BaseModel
 
+from telco.data import TRAFFIC_FILE
 from telco.errors import TelcoError
 from telco.intents import load_intents
 from telco.playbooks import load_playbooks
@@ -23,7 +24,6 @@ from telco.sandbox.faults import inject_fault
 from telco.sandbox.generator import generate_world
 from telco.sandbox.state import Sandbox
 from telco.scenarios.spec import FaultSpec, GeneratedWorld, Identity, Scenario, load_scenarios
-from telco.data import TRAFFIC_FILE
 
 Persona = Literal["patient", "impatient", "confused", "wrong_details_first", "two_things"]
 WORLD_CUSTOMERS = 60

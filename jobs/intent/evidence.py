@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from jobs.common.trace import ESCALATION_TOOLS
 from telco.contract.episode import EpisodeStep
 from telco.sandbox.customer_steps import list_customer_steps
 from telco.tools import TOOLS
-
-from jobs.common.trace import ESCALATION_TOOLS
 
 
 @lru_cache(maxsize=1)

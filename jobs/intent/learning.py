@@ -22,10 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from memory.graph import KnowledgeGraph
-from memory.store import MemoryStore, now_utc, sql_str, sql_ts
-from telco.contract.episode import Episode
-
 from jobs.common.command import progress
 from jobs.common.episodes import read_ids, read_new
 from jobs.common.tables import local_writer
@@ -33,6 +29,9 @@ from jobs.intent.evidence import cause_of, fix_of
 from jobs.intent.openings import clarification_histogram, kb_gaps, merge_histograms, openings, thresholds
 from jobs.intent.phrasings import new_phrasings
 from jobs.playbooks.run_stats import run_row
+from memory.graph import KnowledgeGraph
+from memory.store import MemoryStore, now_utc, sql_str, sql_ts
+from telco.contract.episode import Episode
 
 JOB = "learn"
 

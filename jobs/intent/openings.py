@@ -8,9 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from memory.store import MemoryStore
-
 from jobs.common.tables import rows_in
+from memory.store import MemoryStore
 
 KB_GAP_BELOW = 0.45  # top semantic score under which a question counts as poorly served by the KB
 BIN = 0.05  # confidence histogram bin width

@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from jobs.intent.openings import Opening
 from memory.embed import get_embedder
 from memory.store import MemoryStore, sql_str
-
-from jobs.intent.openings import Opening
 
 NEW_PHRASING_BELOW = 0.9  # cosine to the intent's nearest known example under which a phrasing counts as new
 MAX_NEW_EXAMPLES = 200  # per run, so one burst of odd traffic cannot flood the classifier

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jobs.common.library import Library
+from jobs.common.scenario_mix import draw_contacts
+from jobs.common.trace import escalation_tail
+from jobs.playbooks.failures import edge_target
 from memory.procedural import ProceduralMemory
 from memory.store import MemoryStore, sql_str
 from telco.intents import load_intents
 from telco.playbooks.spec import Playbook
 from telco.scenarios.playbook_driver import run_scenario_with_playbooks
-
-from jobs.common.library import Library
-from jobs.common.scenario_mix import draw_contacts
-from jobs.common.trace import escalation_tail
-from jobs.playbooks.failures import edge_target
 
 MAX_CANDIDATES = 6
 REPLAY_SEED = 424242

@@ -13,15 +13,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from memory.store import MemoryStore, now_utc
-from telco.contract.episode import Episode
-
 from jobs.common.episodes import read_all
 from jobs.common.library import Library
 from jobs.common.runs import FAILED, runs_of
 from jobs.common.tables import local_writer
 from jobs.common.trace import Edge, finding_label
 from jobs.prompts.guideline_rules import proposed_guidelines
+from memory.store import MemoryStore, now_utc
+from telco.contract.episode import Episode
 
 # A failure costs a person's time (the hand-over) plus the customer's effort: 0.1 per step they went through.
 HANDOFF_COST, STEP_COST = 1.0, 0.1

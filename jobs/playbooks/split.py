@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory.experiments import Experiments
-from memory.procedural import ProceduralMemory
-from memory.store import MemoryStore, now_utc, sql_str, sql_ts
-
 from jobs.common.ab import MIN_PER_ARM, decide
 from jobs.common.decisions import EVAL_JOB, log_decision
 from jobs.common.library import Library
+from memory.experiments import Experiments
+from memory.procedural import ProceduralMemory
+from memory.store import MemoryStore, now_utc, sql_str, sql_ts
 
 
 def start_ab(store: MemoryStore, writer, playbook: str, candidate: int, share: float) -> dict[str, Any]:

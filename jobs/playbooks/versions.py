@@ -13,12 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory.experiments import Experiments
-from memory.procedural import ProceduralMemory
-from memory.store import MemoryStore, now_utc
-from telco.playbooks.spec import Playbook
-from telco.scenarios.playbook_driver import run_scenario_with_playbooks
-
 from jobs.common.ab import MARGIN, MIN_PER_ARM, decide, families_worse
 from jobs.common.command import progress
 from jobs.common.decisions import EVAL_JOB, log_decision
@@ -26,6 +20,11 @@ from jobs.common.library import Library
 from jobs.common.offline_metrics import summarise
 from jobs.common.scenario_mix import draw_contacts
 from jobs.playbooks.evolve import intents_of
+from memory.experiments import Experiments
+from memory.procedural import ProceduralMemory
+from memory.store import MemoryStore, now_utc
+from telco.playbooks.spec import Playbook
+from telco.scenarios.playbook_driver import run_scenario_with_playbooks
 
 REPLAY_SEED = 515151
 

@@ -21,11 +21,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from actors.planner.llm_context import RolePrompts
-from memory.prompts import PromptRegistry
-from memory.store import MemoryStore
-from telco.contract.episode import Episode
-from telco.prompt_guidelines import GuidelineBook, load_guidelines, with_guidelines
-
 from jobs.common.episodes import read_all
 from jobs.common.library import Library
 from jobs.common.runs import FAILED, runs_of
@@ -34,6 +29,10 @@ from jobs.prompts.guideline_rules import proposed_guidelines, system_turns
 from jobs.prompts.model_source import ModelSource
 from jobs.prompts.replay import PinnedPrompts, replay, replay_memory
 from jobs.prompts.versions import success, teach
+from memory.prompts import PromptRegistry
+from memory.store import MemoryStore
+from telco.contract.episode import Episode
+from telco.prompt_guidelines import GuidelineBook, load_guidelines, with_guidelines
 
 REPLAY_SEED = 626262
 TRACES = 3  # failed conversations shown to the reflective rewrite

@@ -15,12 +15,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jobs.common.runs import Run
+from jobs.common.tables import rows_in
 from memory.store import MemoryStore
 from telco.contract.episode import Episode
 from telco.prompt_guidelines import ConversationReplies, GuidelineBook, load_guidelines, read_replies
-
-from jobs.common.runs import Run
-from jobs.common.tables import rows_in
 
 LONG_RUN_STEPS = 14  # failed runs longer than this suggest a concision guideline
 

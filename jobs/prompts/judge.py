@@ -16,12 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from jobs.prompts.model_source import ModelSource
 from telco.data import JUDGE_RUBRIC_FILE
 from telco.llm.exchange import usage_tokens
 from telco.llm.prices import cached_prices
 from telco.llm.structured import decision_tool, read_input
-
-from jobs.prompts.model_source import ModelSource
 
 RUBRIC_FILE = JUDGE_RUBRIC_FILE
 TOOL = "judge_scores"

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from memory.store import MemoryStore
-from telco.prompt_guidelines import ConversationReplies, load_guidelines, read_replies
-
 from jobs.common.command import progress
 from jobs.common.library import Library
 from jobs.prompts.model_source import ModelSource
+from memory.store import MemoryStore
+from telco.prompt_guidelines import ConversationReplies, load_guidelines, read_replies
 
 
 class PinnedPrompts:

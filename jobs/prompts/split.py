@@ -19,13 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 from actors.planner.prompt_split import pinned_versions
-from memory.experiments import Experiments, prompt_subject
-from memory.prompts import PromptRegistry
-from memory.store import MemoryStore, now_utc, sql_ts
-
 from jobs.common.ab import MARGIN, MIN_PER_ARM, decide
 from jobs.common.decisions import EVAL_JOB, log_decision
 from jobs.common.episodes import read_all
+from memory.experiments import Experiments, prompt_subject
+from memory.prompts import PromptRegistry
+from memory.store import MemoryStore, now_utc, sql_ts
 
 
 def start_prompt_ab(store: MemoryStore, writer, role: str, candidate: int, share: float) -> dict[str, Any]:

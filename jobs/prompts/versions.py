@@ -25,11 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 from actors.planner.llm_context import RolePrompts
-from memory.experiments import Experiments, prompt_subject
-from memory.prompts import PromptRegistry
-from memory.store import MemoryStore, now_utc
-from telco.prompt_guidelines import load_guidelines
-
 from jobs.common.ab import MARGIN, MIN_PER_ARM, decide, families_worse
 from jobs.common.decisions import EVAL_JOB, log_decision
 from jobs.common.offline_metrics import summarise
@@ -37,6 +32,10 @@ from jobs.common.scenario_mix import draw_contacts
 from jobs.prompts.judge import judge_arms, transcript_text
 from jobs.prompts.model_source import ModelSource
 from jobs.prompts.replay import PinnedPrompts, Replayed, llm_usage, replay, replay_memory, reply_metrics
+from memory.experiments import Experiments, prompt_subject
+from memory.prompts import PromptRegistry
+from memory.store import MemoryStore, now_utc
+from telco.prompt_guidelines import load_guidelines
 
 REPLAY_SEED = 616161
 

@@ -23,13 +23,19 @@ from pydantic import BaseModel
 
 from telco.config import AnthropicSettings
 from telco.errors import InvalidInput, TelcoError
-
 from telco.llm.accounting import Budget, CallRecord, Outcome
 from telco.llm.attempts import note_attempt, observe_attempts
 from telco.llm.breaker import Breakers
 from telco.llm.caching import SystemBlock, as_blocks, with_cache_marks
-from telco.llm.exchange import (DegradeReason, as_json, check_messages, echo, error_message, repair_messages,
-                       usage_tokens)
+from telco.llm.exchange import (
+    DegradeReason,
+    as_json,
+    check_messages,
+    echo,
+    error_message,
+    repair_messages,
+    usage_tokens,
+)
 from telco.llm.prices import PriceTable, cached_prices
 from telco.llm.stream import TextStream
 from telco.llm.structured import LlmTool, decision_tool, read_input, tool_param

@@ -14,7 +14,6 @@ import anthropic
 import httpx2
 
 from telco.errors import InvalidInput
-
 from telco.llm.accounting import Budget, CallRecord
 from telco.llm.attempts import observe_attempts
 from telco.llm.exchange import DegradeReason, error_message

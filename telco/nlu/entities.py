@@ -9,7 +9,6 @@ import re
 
 from telco.contract.messages import Entities
 from telco.models.common import normalise_phone
-
 from telco.nlu.dates import iso_dates
 from telco.nlu.lexicon import Lexicon, PhoneNumbering
 from telco.nlu.names import names_in

@@ -8,6 +8,7 @@ from typing import Iterable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
 from telco.data import NLU_FILE
 
 

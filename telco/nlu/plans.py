@@ -13,8 +13,8 @@ from typing import Iterable, Mapping
 
 import yaml
 
-from telco.nlu.lexicon import Lexicon, normalise
 from telco.data import DEMO_WORLD_FILE
+from telco.nlu.lexicon import Lexicon, normalise
 
 DEMO_WORLD = DEMO_WORLD_FILE
 _SIZE = re.compile(r"\s+\d+(?:\.\d+)?\s*gb$")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 from telco.contract.messages import Signals
-
 from telco.nlu.lexicon import Lexicon, normalise
 
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")

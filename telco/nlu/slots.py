@@ -8,7 +8,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from telco.contract.messages import SlotRequest, SlotResult
-
 from telco.nlu.dates import EXAMPLE as DATE_EXAMPLE
 from telco.nlu.dates import find_dates
 from telco.nlu.entities import POSTCODE, customer_ids_in, phones_in

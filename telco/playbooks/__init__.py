@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from telco.playbooks.spec import Playbook
 from telco.data import PLAYBOOKS_DIR
+from telco.playbooks.spec import Playbook
 
 PLAYBOOK_DIR = PLAYBOOKS_DIR
 

@@ -305,7 +305,8 @@ class PlaybookRunner:
         """One move of a fix. False when the run now waits for the customer (or for verification)."""
         cause = cat.cause(move.cause)
         if move.index < 0:
-            self._tell(state, step.id, cause.inform, cause.message and render(cause.message, self._loop_ns(state, loop)))
+            text = cause.message and render(cause.message, self._loop_ns(state, loop))
+            self._tell(state, step.id, cause.inform, text)
             loop.fixing = dx.Fixing(cause=cause.id)
             return True
         if move.index >= len(cause.fix):
@@ -386,7 +387,9 @@ class PlaybookRunner:
             # what our systems can see, or to a person) instead of asking for it again.
             observer = _observer(pending.id)
             for obs in cat.observations:
-                if obs.customer_step and (obs.customer_step == pending.id or (done and _observer(obs.customer_step) == observer)):
+                if obs.customer_step is None:
+                    continue
+                if obs.customer_step == pending.id or (done and _observer(obs.customer_step) == observer):
                     loop.record(cat, obs.id, result if done else {})
             if is_fix:
                 if not done:

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from telco.data import SCOPE_FILE
 
-
 Service = Literal["mobile", "broadband", "account"]
 # The scope key each kind of flow works on.
 SCOPE_KEY: dict[str, str] = {"mobile": "line_id", "broadband": "service_id", "account": "customer_id"}

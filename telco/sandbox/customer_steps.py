@@ -12,11 +12,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from telco.data import CUSTOMER_STEPS_FILE
 from telco.errors import InvalidInput
 from telco.sandbox.observe import OBSERVERS
 from telco.sandbox.ops import Op, check_recipe, coerce_params, run_recipe
 from telco.sandbox.state import Sandbox
-from telco.data import CUSTOMER_STEPS_FILE
 
 STEPS_FILE = CUSTOMER_STEPS_FILE
 

@@ -23,7 +23,6 @@ from pydantic import TypeAdapter
 
 from telco.errors import InvalidInput, TelcoError
 from telco.models import World
-
 from telco.sandbox.generator_parts.customers import CustomerBuilder
 from telco.sandbox.generator_parts.network import NODE_PREFIX  # noqa: F401  (public name, kept importable from here)
 from telco.sandbox.generator_parts.records import _Fast, _world  # noqa: F401  (_Fast: tests build records with it)

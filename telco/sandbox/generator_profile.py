@@ -12,9 +12,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from telco.data import DEMO_WORLD_FILE, GENERATOR_PROFILE_FILE
 from telco.errors import InvalidInput
 from telco.models import BroadbandPlan, MobilePlan, Plan, RoamingPartner
-from telco.data import DEMO_WORLD_FILE, GENERATOR_PROFILE_FILE
 
 PROFILE_PATH = GENERATOR_PROFILE_FILE
 CATALOGUE_PATH = DEMO_WORLD_FILE

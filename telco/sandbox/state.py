@@ -8,9 +8,9 @@ from typing import TypeVar
 
 import yaml
 
+from telco.data import DEMO_WORLD_FILE
 from telco.errors import NotFound
 from telco.models import BroadbandService, Customer, MobileLine, Phone, Router, World
-from telco.data import DEMO_WORLD_FILE
 
 T = TypeVar("T")
 

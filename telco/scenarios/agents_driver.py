@@ -13,7 +13,6 @@ import httpx
 
 from telco.models import World
 from telco.sandbox.state import Sandbox
-
 from telco.scenarios.customer import ScriptedCustomer
 from telco.scenarios.outcome import Exchange, Outcome
 from telco.scenarios.report import ScenarioResult, judge

@@ -11,7 +11,6 @@ from telco.models import World
 from telco.sandbox import observe
 from telco.sandbox.endtoend import mobile_end_to_end
 from telco.sandbox.state import Sandbox
-
 from telco.scenarios.outcome import Outcome
 from telco.scenarios.spec import Scenario
 

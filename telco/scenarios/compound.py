@@ -1,7 +1,8 @@
 """Compound-fault scenarios, generated from the fault catalogue and the physics rather than written by hand.
 
 For each mobile family (no service, mobile data, picture messages) valid combinations of 2–4 faults that break the
-family's end-to-end test become scenarios (every pair, every k-th triple and quadruple; all of them with `full`), with a customer variation chosen from the combination's index:
+family's end-to-end test become scenarios (every pair, evenly spaced triples and quadruples; all of them with
+`full`), with a customer variation chosen from the combination's index:
 how they prove who they are (name + date of birth, or phone number + name without the date of birth), one line or
 several on the account, whether they accept an offer (a payment request, roaming, a refuel), at home or abroad, and
 whether their first message already gives their number.

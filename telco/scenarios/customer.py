@@ -6,9 +6,7 @@ from typing import Any
 from telco.playbooks.runner import CustomerRequest
 from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps
 from telco.sandbox.state import Sandbox
-
 from telco.scenarios.spec import Scenario
-
 
 # What a customer who accepts an offer of an amount asks for when the scenario names none: the least there is.
 OFFERED_AMOUNTS = {"refuel_gb": 1}

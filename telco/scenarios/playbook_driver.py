@@ -12,12 +12,11 @@ from telco.errors import TelcoError
 from telco.intents import conflicting_pair, load_intents
 from telco.playbooks import load_playbooks
 from telco.playbooks.runner import PlaybookRunner, RunState
-from telco.tools.port import LocalToolPort, ToolPort
-
 from telco.scenarios.customer import ScriptedCustomer
 from telco.scenarios.outcome import Exchange, Outcome
 from telco.scenarios.setup import build_sandbox
 from telco.scenarios.spec import Scenario
+from telco.tools.port import LocalToolPort, ToolPort
 
 MAX_EXCHANGES = 40
 

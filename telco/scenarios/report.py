@@ -8,7 +8,6 @@ from pydantic import BaseModel
 from telco.models import World
 from telco.policy import IdentityDetail, load_policy
 from telco.sandbox.state import Sandbox
-
 from telco.scenarios.checks import CheckContext, CheckResult, evaluate
 from telco.scenarios.outcome import Outcome
 from telco.scenarios.spec import Scenario

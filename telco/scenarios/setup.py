@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from telco.sandbox.faults import apply_context, inject_fault
 from telco.sandbox.state import Sandbox
-
 from telco.scenarios.spec import Scenario
 
 

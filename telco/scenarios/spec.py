@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
 from telco.data import SCENARIOS_DIR
 
 SCENARIO_DIR = SCENARIOS_DIR

@@ -16,10 +16,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from telco.testing.scripted_api import Reply, ScriptedMessagesApi, forced_tool, text, tool_use
 from telco.prompt_guidelines import acknowledges, carried, load_guidelines, sentences, strip_citations, words
-
 from telco.testing.competent_model import _TEMPLATE, competent_reply, last_user_text
+from telco.testing.scripted_api import Reply, ScriptedMessagesApi, forced_tool, text, tool_use
 
 JUDGE_TOOL = "judge_scores"
 REWRITE_TOOL = "rewritten_prompt"

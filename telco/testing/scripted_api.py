@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx2
 
-from telco.testing.cache_sim import CacheSimulator
 from telco.llm.sse import events
+from telco.testing.cache_sim import CacheSimulator
 
 
 @dataclass

@@ -10,7 +10,6 @@ from decimal import Decimal
 from telco.errors import NotFound
 from telco.models import Bill, BroadbandService, Customer, LineItem, MobileLine
 from telco.policy import check_identity_verified, check_own_records
-
 from telco.tools.context import ToolContext
 
 # Bills still taking charges; an overdue, disputed or paid bill is closed to new items.

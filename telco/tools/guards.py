@@ -11,8 +11,17 @@ from typing import Iterable
 
 from telco.errors import BackendUnavailable, InvalidInput, NotFound, PolicyDenied
 from telco.models import (
-    AccessNode, Area, Bill, BroadbandPlan, BroadbandService, Customer, LineItem, MobileLine, PaymentMethod,
-    PaymentRequest, Router,
+    AccessNode,
+    Area,
+    Bill,
+    BroadbandPlan,
+    BroadbandService,
+    Customer,
+    LineItem,
+    MobileLine,
+    PaymentMethod,
+    PaymentRequest,
+    Router,
 )
 from telco.policy import Policy, load_policy, overdue_bills
 

@@ -18,7 +18,6 @@ from typing import Any, Literal
 from telco.errors import InvalidInput, NotFound
 from telco.models import Customer
 from telco.policy import IdentityDetail, check_identity_attempts, check_identity_method, check_own_records, load_policy
-
 from telco.tools.context import ToolContext
 from telco.tools.fields import Args, Id, IsoDate, PhoneArg, Text
 from telco.tools.reads import CustomerArgs

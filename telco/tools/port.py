@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from telco.sandbox.state import Sandbox
-
 from telco.tools.context import ToolContext
 from telco.tools.registry import call_tool
 

@@ -11,14 +11,25 @@ from telco.models import BroadbandPlan, MobilePlan
 from telco.policy import load_policy, overdue_bills
 from telco.sandbox import observe
 from telco.sandbox.observations import AreaStatus, LineTest, OpticalPower, RouterStatus
-
 from telco.tools import guards
 from telco.tools.access import area_services, broadband_for_read, customer_for_read, line_for_read, today
 from telco.tools.context import ToolContext
 from telco.tools.fields import Args, Id
 from telco.tools.results import (
-    BillsResult, BillView, BroadbandSummary, CustomerDetails, DataUsage, LineStatus,
-    LineSummary, OutagesResult, PaymentMethodView, PlansResult, PlanView, RouterLogsResult, Serviceability, Slot,
+    BillsResult,
+    BillView,
+    BroadbandSummary,
+    CustomerDetails,
+    DataUsage,
+    LineStatus,
+    LineSummary,
+    OutagesResult,
+    PaymentMethodView,
+    PlansResult,
+    PlanView,
+    RouterLogsResult,
+    Serviceability,
+    Slot,
     SlotsResult,
 )
 from telco.tools.slots import free_slots

@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from telco.errors import NotFound
 from telco.policy import duplicate_group, missing_promotions
-
 from telco.tools.access import bill_for, customer_for_read
 from telco.tools.context import ToolContext
 from telco.tools.fields import Args, Id

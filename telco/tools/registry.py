@@ -15,7 +15,6 @@ from pydantic import BaseModel, ValidationError
 
 from telco.errors import IdempotencyConflict, InvalidInput
 from telco.models import AppliedWrite
-
 from telco.tools.context import ToolContext
 from telco.tools.identity import IDENTITY_READS
 from telco.tools.reads import READS

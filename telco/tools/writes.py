@@ -23,7 +23,6 @@ from telco.policy import (
     duplicate_group,
     load_policy,
 )
-
 from telco.tools import guards
 from telco.tools.access import (
     add_line_item,

@@ -6,12 +6,18 @@ from typing import Any, Literal
 from telco.errors import BackendUnavailable, InvalidInput, NotFound, PolicyDenied
 from telco.models import OPERATOR_DNS, Appointment, BroadbandService, Handoff, Order, Router, Ticket
 from telco.policy import check_open_appointments, check_own_records, check_technician_day
-
 from telco.tools import guards
 from telco.tools.access import area_services, broadband_for_write, today
 from telco.tools.context import ToolContext
 from telco.tools.fields import Args, Id, IsoDate, Text
-from telco.tools.results import AppointmentResult, BroadbandChange, HandoffResult, OrderResult, RouterChange, TicketResult
+from telco.tools.results import (
+    AppointmentResult,
+    BroadbandChange,
+    HandoffResult,
+    OrderResult,
+    RouterChange,
+    TicketResult,
+)
 from telco.tools.slots import free_slots
 from telco.tools.spec import ToolSpec
 

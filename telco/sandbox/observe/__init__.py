@@ -35,10 +35,10 @@ from telco.sandbox.observe.mobile import (
     VPN_FACTOR,
     can_send_mms,
     messaging_permissions,
-    sim_tray,
     mobile_label,
     mobile_speed_test,
     phone_settings,
+    sim_tray,
     status_bar,
 )
 from telco.sandbox.observe.network import area_status

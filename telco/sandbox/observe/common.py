@@ -6,9 +6,9 @@ from functools import lru_cache
 
 import yaml
 
+from telco.data import POLICY_FILE
 from telco.models import Outage, PaymentRequest
 from telco.sandbox.state import Sandbox
-from telco.data import POLICY_FILE
 
 # This file sits one package deeper than telco/sandbox, hence parents[2] to reach telco/.
 
