@@ -7,10 +7,11 @@ it breaks, with the evidence that shows it (a condition on an observation) and i
 a consent question), or the person it needs; *observations*, the ways to look (a customer step or a read tool),
 each marked with what a fix must change for it to go stale (the phone, the account, the network).
 
-`next_move` is a pure function of the catalogue and the loop's state: the runner performs the move, records what
-came back and asks again. Every fix makes the observations it may have changed stale, so prerequisites are
-re-checked after each fix; an observation that is still fresh is never asked for again, so the customer is never
-asked for a step an observation already rules out. Each cause is fixed at most once, which bounds the loop.
+`next_move` decides from the catalogue and the loop's state alone (its only write marks a fixed cause that came
+back as failed): the runner performs the move, records what came back and asks again. Every fix makes the
+observations it may have changed stale, so prerequisites are re-checked after each fix; an observation that is still
+fresh is never asked for again, so the customer is never asked for a step an observation already rules out. Each
+cause is fixed at most once, which bounds the loop.
 """
 from __future__ import annotations
 
