@@ -67,13 +67,13 @@ class Write:
     problems: list[str]
 
 
-@dataclasses.dataclass
 class Ledger:
     """Every write the tools performed, per conversation, with what the policy oracle found wrong with it."""
 
-    expected: dict[str, str | None] = dataclasses.field(default_factory=dict)  # conversation -> its customer
-    writes: list[Write] = dataclasses.field(default_factory=list)
-    keys: Counter = dataclasses.field(default_factory=Counter)
+    def __init__(self) -> None:
+        self.expected: dict[str, str | None] = {}  # conversation -> its customer
+        self.writes: list[Write] = []
+        self.keys: Counter = Counter()
 
     def __repr__(self) -> str:  # hypothesis prints the fixtures of a failing case: the whole ledger would drown it
         return f"Ledger({len(self.writes)} writes in {len(self.expected)} conversations)"
@@ -181,6 +181,17 @@ def policy_problems(ctx: Any, tool: str, args: Any, expected: str | None) -> lis
             problems.append("roaming enabled with a bill overdue")
     elif tool == "suspend_line" and world.lines[args.line_id].status != "active":
         problems.append(f"suspend of line {args.line_id}, which is not active")
+    elif tool == "change_plan" and args.service_id in world.lines:
+        plan, line = world.plans.get(args.plan_id), world.lines[args.service_id]
+        if getattr(plan, "five_g", False) and rules.plan_change.five_g_requires_capable_device \
+                and not world.phones[line.device_id].supports_5g:
+            problems.append(f"5G plan {args.plan_id} on a phone without 5G")
+        if getattr(plan, "five_g", False) and overdue_bills(bills, day):
+            problems.append(f"5G plan {args.plan_id} with a bill overdue")
+    elif tool == "schedule_technician":
+        booked = [a for a in world.appointments.values() if a.service_id == args.service_id and a.status == "booked"]
+        if len(booked) >= rules.technician.max_open_appointments_per_service:
+            problems.append(f"a technician booked for {args.service_id}, which already has {len(booked)}")
     return problems
 
 
@@ -489,7 +500,9 @@ def check_writes(talk: Conversation, ledger: Ledger) -> None:
 RUNS: list[Conversation] = []
 
 
-@settings(max_examples=CONVERSATIONS, deadline=None, derandomize=True, database=None, phases=PHASES,
+# derandomize: the same conversations on every run (CI is deterministic); TELCO_PROPERTY_EXPLORE=1 draws new ones.
+@settings(max_examples=CONVERSATIONS, deadline=None, derandomize=not os.environ.get("TELCO_PROPERTY_EXPLORE"),
+          database=None, phases=PHASES,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 @given(script=scripts)
@@ -512,7 +525,7 @@ def test_the_property_run_covered_enough(client, ledger):
     if os.environ.get("TELCO_PROPERTY_DUMP"):  # every transcript, to see what the random customers went through
         with open(os.environ["TELCO_PROPERTY_DUMP"], "w") as f:
             f.write("\n\n".join(t.story() for t in RUNS))
-    assert len(RUNS) >= 500, len(RUNS)
+    assert len(RUNS) >= CONVERSATIONS, len(RUNS)
     assert ends["handed_off"] and ends["resolved"] and (ends["waiting_customer"] + ends["open"]), ends
 
 
@@ -680,3 +693,19 @@ def test_a_message_of_only_spaces_gets_a_question_back_not_an_error(client):
         out = send(client, open_as(client, OPERATIONS), {"text": text})
         assert out["trace"]["error"] is None and out["status"] == "open"
         assert out["reply"] and out["actions_taken"] == []
+
+
+def test_a_verified_customer_is_never_left_waiting_on_nothing(client):
+    """Found by the property test on an intermediate tree: after the customer proved who they are, the turn said
+    "How can I help you today?" with status waiting_customer and nothing asked (a dead end)."""
+    fresh_world(client)
+    cid = open_as(client, OPERATIONS)
+    out = send(client, cid, {"text": "I can't make or receive calls since this morning"})
+    observation = client.perform_step("check_status_bar", "C1001", None)
+    for body in ({"text": "Done.", "step_results": [{"step_id": "check_status_bar", "observation": observation}]},
+                 {"text": "Maya Lindqvist"}, {"text": "1987-03-14"}):
+        if out["status"] in ENDED:
+            break
+        out = send(client, cid, body)
+        assert out["trace"]["error"] is None
+        assert out["status"] != "waiting_customer" or out["customer_steps"] or out["question"], out["reply"]
