@@ -430,7 +430,9 @@ class Planner:
             return True
         issue = state.active or state.next_pending
         if issue is None:
-            return True
+            # Nothing left to do: verifying now would only ask questions about a problem already dealt with. With no
+            # issue at all yet, verify as before (what the customer wants will need the account).
+            return not state.issues
         if issue.run is None:
             spec = load_intents().get(issue.intent)
             return spec is None or spec.playbook is None  # a hand-over to a person goes with a verified customer

@@ -40,3 +40,23 @@ def test_the_offline_path_is_deterministic(client, sample):
     first = suite_extras(picked, [run_scenario_with_agents(s, client) for s in picked])
     second = suite_extras(picked, [run_scenario_with_agents(s, client) for s in picked])
     assert first["transcript_digest"] == second["transcript_digest"]
+
+
+def test_a_problem_fixed_on_the_phone_is_never_followed_by_identity_questions(client, monkeypatch):
+    """Help before verification: airplane mode fixed from the status bar needs no account, so nobody is asked who
+    they are once it works (nor after)."""
+    from telco.scenarios import agents_driver, load_scenarios
+
+    turns: list[dict] = []
+    real = agents_driver.send_logged
+
+    def logged(*args):
+        turns.append(real(*args))
+        return turns[-1]
+
+    monkeypatch.setattr(agents_driver, "send_logged", logged)
+    scenario = next(s for s in load_scenarios() if s.id == "no-service-airplane-mode")
+    assert run_scenario_with_agents(scenario, client).passed
+    assert turns[-1]["status"] == "resolved"
+    identity = {"full_name", "date_of_birth", "phone", "customer_id"}
+    assert not [t["question"] for t in turns if t["question"] and t["question"]["slot"] in identity]
