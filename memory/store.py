@@ -182,6 +182,27 @@ TABLES: dict[str, TableSpec] = {
             vector="vector",
         ),
         TableSpec(
+            # What the intent classifier serves (memory/intent_sets.py): versioned snapshots of examples, each with
+            # the calibration fitted on it; exactly one row active, which every Intent replica follows.
+            name="intent_sets",
+            group="knowledge",
+            key="set_id",
+            schema=_schema(
+                _key("set_id"),  # "v<version>"
+                pa.field("version", pa.int64(), nullable=False),
+                pa.field("status", Str, nullable=False),
+                pa.field("examples", Str, nullable=False),  # JSON [[intent, text], ...]
+                pa.field("calibration", Str),  # JSON: the fitted constants (actors.agents.intent.Calibration)
+                pa.field("metrics", Str),  # JSON: the publish gate's decision and held-out accuracy before/after
+                pa.field("note", Str),
+                pa.field("created_at", Ts, nullable=False),
+                pa.field("activated_at", Ts),
+                pa.field("retired_at", Ts),
+            ),
+            btree=("set_id",),
+            bitmap=("status",),
+        ),
+        TableSpec(
             name="procedures",
             group="procedural",
             key="procedure_id",
