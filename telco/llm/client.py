@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 import anthropic
@@ -39,6 +40,7 @@ from telco.llm.exchange import (
 from telco.llm.prices import PriceTable, cached_prices
 from telco.llm.stream import TextStream
 from telco.llm.structured import LlmTool, decision_tool, read_input, tool_param
+from telco.redact import redact, redact_text
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -199,8 +201,8 @@ class LlmClient:
         """The final reply as text deltas: `async for delta in stream`, then stream.mode / .text / .record."""
         model = self.settings.model_for(role)
         _, system_json = with_cache_marks([], as_blocks(system))
-        kwargs = dict(max_tokens=max_tokens or self.settings.max_output_tokens, model=model, system=system_json,
-                      messages=check_messages(messages))
+        kwargs = scrubbed(dict(max_tokens=max_tokens or self.settings.max_output_tokens, model=model,
+                               system=system_json, messages=check_messages(messages)))
         return TextStream(self, role, model, kwargs, budget, conversation_id, turn_id)
 
     # ---- one request ------------------------------------------------------------------------------------------
@@ -231,7 +233,7 @@ class LlmClient:
         message = None
         try:
             with observe_attempts() as attempts:
-                message = await self._sdk.messages.create(**create)
+                message = await self._sdk.messages.create(**scrubbed(create))
         except anthropic.APITimeoutError as err:
             reason, detail = "timeout", f"no answer within {self.settings.timeout_s}s ({err.__class__.__name__})"
         except anthropic.APIStatusError as err:
@@ -277,3 +279,24 @@ class LlmClient:
         out.reason, out.detail = sent.reason, sent.detail
         out.transcript = msgs
         return out
+
+
+def scrubbed(create: dict[str, Any]) -> dict[str, Any]:
+    """The request with card numbers, secrets, national ids and dates of birth scrubbed from the system prompt and
+    the messages (telco/redact.py), whoever built it: nothing the model does not need leaves the system, and the
+    SDK's own debug logging sees only the scrubbed body. Tool schemas are ours and pass as they are."""
+    out = dict(create)
+    system = out.get("system")
+    if isinstance(system, list):
+        out["system"] = [{**b, "text": _scrub_stable(b["text"])} if isinstance(b.get("text"), str) else b
+                         for b in system]
+    elif isinstance(system, str):
+        out["system"] = _scrub_stable(system)
+    out["messages"] = redact(out.get("messages") or [])
+    return out
+
+
+@lru_cache(maxsize=64)
+def _scrub_stable(text: str) -> str:
+    # The system prompt's stable blocks (role prompts, policy, catalogue) are the same on every call: scrubbed once.
+    return redact_text(text)
