@@ -160,10 +160,11 @@ def _money(x: Decimal) -> str:
 def check_own_records(verified_customer_id: str | None, customer_id: str | None) -> None:
     """Once a customer is verified, the conversation may touch only that customer's records."""
     if verified_customer_id is not None and customer_id is not None and customer_id != verified_customer_id:
+        # The message reaches the customer and the trace: it must not confirm whose records the request named.
         raise PolicyDenied(
             "identity.own_records_only",
             f"this conversation is verified as customer {verified_customer_id}; "
-            f"records of customer {customer_id} are not accessible",
+            "the records of another customer are not accessible",
         )
 
 
@@ -171,7 +172,7 @@ def check_identity_verified(verified_customer_id: str | None, customer_id: str) 
     """Account changes need the identity of that very customer verified in this conversation."""
     if verified_customer_id is None:
         raise IdentityNotVerified(
-            f"verify the identity of customer {customer_id} (one of the methods in policy identity.methods) "
+            "verify the customer's identity (one of the methods in policy identity.methods) "
             "before changing the account"
         )
     check_own_records(verified_customer_id, customer_id)

@@ -58,7 +58,7 @@ def test_identity_rules():
     pol.check_identity_verified("C0001", "C0001")
     with pytest.raises(IdentityNotVerified) as exc:
         pol.check_identity_verified(None, "C0001")
-    assert exc.value.rule == "identity.verified_before_account_change" and "C0001" in exc.value.message
+    assert exc.value.rule == "identity.verified_before_account_change" and "C0001" not in exc.value.message
     denied("identity.own_records_only", pol.check_identity_verified, "C0002", "C0001")
     pol.check_own_records(None, "C0001")  # before verification, lookups are not scoped
     denied("identity.own_records_only", pol.check_own_records, "C0002", "C0001")

@@ -223,7 +223,7 @@ def test_a_verified_conversation_sees_only_its_own_records(ctx):
                        ("verify_identity", {"customer_id": "C0002", "date_of_birth": "1975-11-02"})]:
         with pytest.raises(PolicyDenied) as exc:
             call_tool(ctx, name, args)
-        assert exc.value.rule == "identity.own_records_only" and "C0002" in exc.value.message
+        assert exc.value.rule == "identity.own_records_only" and "C0002" not in exc.value.message
     assert ctx.verified_customer_id == "C0001"
 
 
