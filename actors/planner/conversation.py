@@ -31,6 +31,14 @@ class Issue(Msg):
     line_number: str | None = None  # a phone number the customer gave when raising it: which line it is about
 
 
+class AppliedMessage(Msg):
+    """A client message id this conversation has already turned into a turn (actors/planner/replay.py)."""
+
+    client_message_id: str
+    turn_id: str
+    digest: str  # of the message itself: the same id with other words is a client error, not a retry
+
+
 class ConversationState(Msg):
     conversation_id: str
     customer_id: str | None = None  # bound by a customer key at creation, or set once identity is verified
@@ -51,6 +59,7 @@ class ConversationState(Msg):
     feedback: dict[str, Any] | None = None
     llm_spent: Totals = Totals()  # what this conversation spent on the model: its budget is checked against it
     prompts_served: list[str] = []  # registry prompt versions that served its model calls, e.g. "dialogue@2"
+    applied_messages: list[AppliedMessage] = []  # the latest client message ids, oldest first (bounded)
     # Sequence number of the last logged turn when this state was loaded: commits are conditional on it.
     _log_seq: int | None = PrivateAttr(default=None)
 
@@ -85,6 +94,9 @@ class ConversationStore(Protocol):
         """Save the state without a turn (feedback)."""
 
     async def transcript(self, conversation_id: str) -> list[TranscriptTurn]: ...
+
+    async def logged_turn(self, conversation_id: str, turn_id: str) -> TurnOut | None:
+        """The reply of one committed turn as the log keeps it (redacted), for a client that asks again."""
 
 
 class EpisodeSink(Protocol):

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from actors.agents.escalation import called_for_rules
 from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, Issue, TurnRecord
+from actors.planner.replay import commit_once, replayed
 from actors.planner.turn import TurnBuilder
 from actors.runtime.oss_bss import RemoteToolPort
 from actors.runtime.retry import call_agent
@@ -132,8 +133,10 @@ class Planner:
     async def handle_turn(self, principal: Principal, conversation_id: str, body: MessageIn) -> TurnOut:
         started = time.perf_counter()
         state = await self._load(principal, conversation_id)
+        if (again := await replayed(self.store, state, body)) is not None:
+            return again  # sent again after a lost answer: the turn it already made
         seq = state.turns + 1
-        turn = TurnBuilder(conversation_id, seq)
+        turn = TurnBuilder(conversation_id, seq, principal)
         turn.llm = self.llm.begin(state, seq) if self.llm is not None else None
         if state.status == "handed_off":
             turn.parts.handoff = EscalationDecision(escalate=True, rule="already_with_person",
@@ -150,7 +153,9 @@ class Planner:
         out = turn.finish(state, reply, latency_ms=(time.perf_counter() - started) * 1000)
         state.turns, state.updated_at = seq, self.clock()
         ended = self._name_ended_episodes(state)
-        await self.store.commit(state, TurnRecord(turn_id=out.turn_id, seq=seq, customer_text=body.text, out=out))
+        record = TurnRecord(turn_id=out.turn_id, seq=seq, customer_text=body.text, out=out)
+        if (again := await commit_once(self.store, state, record, body)) is not None:
+            return again  # a concurrent attempt of the same message committed first
         if self.ops is not None:
             self.ops.after_commit(out, ended)
         if self.episodes is not None and ended:
@@ -231,7 +236,7 @@ class Planner:
                 # High uncertainty: the help pages may still answer it; if not, the reply asks what they need.
                 answer = await self._knowledge_task(turn, KnowledgeRequest(
                     question=body.text, question_vector=understood.text_vector))
-                turn.knowledge(answer, in_reply=True, even_unsure=True)
+                turn.knowledge(answer, in_reply=True, even_unsure=True, question=body.text)
             return
         if turn.knowledge_question and turn.early_knowledge is None:
             # A read: started before the escalation check so that the two overlap; a hand-over drops it (_settle).
@@ -335,11 +340,9 @@ class Planner:
     def _facts(self, state: ConversationState, understood: IntentResult, turn: TurnBuilder,
                new_issue: bool) -> EscalationFacts:
         issue = state.active or state.next_pending
-        return EscalationFacts(
-            intents=understood.intents if new_issue else [], conflicting=turn.conflicting,
-            signals=understood.signals, unreadable_answers=issue.reasks if issue else 0,
-            turns_in_issue=issue.turns if issue else 0,
-        )
+        return EscalationFacts(intents=understood.intents if new_issue else [], conflicting=turn.conflicting,
+                               signals=understood.signals, unreadable_answers=issue.reasks if issue else 0,
+                               turns_in_issue=issue.turns if issue else 0)
 
     # ---- acting ----------------------------------------------------------------------------------------
     async def _advance(self, state: ConversationState, turn: TurnBuilder, answer: Any, has_answer: bool) -> None:
@@ -416,7 +419,7 @@ class Planner:
                          line_number: str | None = None, given: dict[str, str] | None = None) -> RunState:
         before = run
         result: TechnicalResult = await self._agent(turn, "technical", self.technical.step, TechnicalRequest(
-            conversation_id=state.conversation_id, identity=state.identity, run=run,
+            conversation_id=state.conversation_id, identity=state.identity, run=run, principal=turn.principal,
             start_playbook=start if run is None else None, answer=answer, has_answer=has_answer and run is not None,
             line_number=line_number if run is None else None, given=given or {}))
         state.identity = result.identity
@@ -450,7 +453,7 @@ class Planner:
 
     async def _hand_over(self, state: ConversationState, decision: EscalationDecision, turn: TurnBuilder,
                          key: str | None = None) -> None:
-        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
+        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity, turn.principal)
         summary = turn.summary(state)
         try:
             result = await port.call("transfer_to_person", {
@@ -553,8 +556,7 @@ async def _settle(turn: TurnBuilder) -> None:
     """An early knowledge lookup the turn did not use (it asked what the customer meant, or handed over): stopped,
     so that no task outlives its turn; its answer and any error are dropped."""
     if turn.early_knowledge is not None:
-        _, task = turn.early_knowledge
-        turn.early_knowledge = None
+        (_, task), turn.early_knowledge = turn.early_knowledge, None
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 

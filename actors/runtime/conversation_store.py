@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 from actors.planner.conversation import ConversationState, TurnRecord
+from actors.runtime.retry import replica_gone
 from telco.contract.http import TranscriptTurn, TurnOut
 from telco.errors import Conflict
 
 HOLDER_NAME = "telco-working-memory"
+HOLDER_ATTEMPTS, HOLDER_BACKOFF_S = 5, 0.5  # up to 7.5 s of waiting for a holder that restarts on another node
 # What was stored may come from a newer release (a rolling deploy runs old and new replicas side by side): fields
 # this code does not know are dropped when reading, where the models otherwise refuse unknown fields.
 STORED_EXTRA = "ignore"
@@ -28,9 +30,19 @@ class WorkingMemoryStore:
 
     async def _call(self, method: str, *args: Any, **kw: Any) -> Any:
         fn = getattr(self.memory, method)
-        if hasattr(fn, "remote"):
-            return await fn.remote(*args, **kw)
-        return await asyncio.to_thread(fn, *args, **kw)
+        if not hasattr(fn, "remote"):
+            return await asyncio.to_thread(fn, *args, **kw)
+        # The holder restarts elsewhere when its node is lost (max_restarts) and rebuilds from the log, but a call
+        # in flight then fails: it is sent again. A commit that did land before the holder died is not repeated:
+        # its conditional append finds the sequence moved on (Conflict), and the planner answers from the log.
+        for attempt in range(1, HOLDER_ATTEMPTS + 1):
+            try:
+                return await fn.remote(*args, **kw)
+            except Exception as exc:
+                if attempt == HOLDER_ATTEMPTS or not replica_gone(exc):
+                    raise
+                await asyncio.sleep(HOLDER_BACKOFF_S * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
 
     async def create(self, state: ConversationState) -> None:
         await self._call("record_exchange", state.conversation_id,
@@ -91,6 +103,14 @@ class WorkingMemoryStore:
                 out.append(TranscriptTurn(turn_id=turn.turn_id, at=row["created_at"], customer=customer_text,
                                           reply=turn.reply, mode=turn.mode, trace=turn.trace))
         return out
+
+    async def logged_turn(self, conversation_id: str, turn_id: str) -> TurnOut | None:
+        for row in await self._call("turns", conversation_id):
+            if row["role"] == "agent" and row.get("trace"):
+                turn = TurnOut.model_validate_json(row["trace"], extra=STORED_EXTRA)
+                if turn.turn_id == turn_id:
+                    return turn
+        return None
 
 
 def memory_backed(memory_uri: str, *, shared: bool | None = None) -> WorkingMemoryStore:

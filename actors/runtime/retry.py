@@ -12,7 +12,8 @@ MAX_ATTEMPTS = 4
 BACKOFF_S = 0.2
 
 
-def _replica_gone(exc: BaseException) -> bool:
+def replica_gone(exc: BaseException) -> bool:
+    """The actor or replica behind a call died or cannot be reached (the call may be sent again)."""
     try:
         from ray import exceptions as rex
     except ImportError:  # Ray is optional for plain-class use
@@ -24,7 +25,7 @@ def _replica_gone(exc: BaseException) -> bool:
 
 def attempts_made(exc: BaseException) -> int:
     """How many calls call_agent made before raising `exc`: only a dead replica is tried again, up to the limit."""
-    return MAX_ATTEMPTS if _replica_gone(exc) else 1
+    return MAX_ATTEMPTS if replica_gone(exc) else 1
 
 
 async def call_agent(method: Any, *args: Any) -> tuple[Any, int]:
@@ -35,7 +36,7 @@ async def call_agent(method: Any, *args: Any) -> tuple[Any, int]:
                 return await method.remote(*args), attempt
             return await method(*args), attempt
         except Exception as exc:
-            if attempt == MAX_ATTEMPTS or not _replica_gone(exc):
+            if attempt == MAX_ATTEMPTS or not replica_gone(exc):
                 raise
             await asyncio.sleep(BACKOFF_S * attempt)
     raise AssertionError("unreachable")

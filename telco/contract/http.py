@@ -34,6 +34,11 @@ class StepResult(Body):
 class MessageIn(Body):
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     step_results: list[StepResult] = Field(default=[], max_length=10)
+    # A client that did not get an answer (a dropped connection, a node lost mid-turn) sends the same message again
+    # with the same id: a turn already applied is answered from the log, never applied twice.
+    client_message_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="the client's id for this message; resending it returns the turn already applied")
 
 
 class CustomerStepOut(Body):
