@@ -72,10 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import chat as cli_chat  # the running system: up, down, chat, serve-config
     from cli import cluster as cli_cluster
     from cli import deploy as cli_deploy
+    from cli import intents as cli_intents
 
     cli_cluster.add_commands(sub)
     cli_chat.add_commands(sub)
     cli_deploy.add_commands(sub)
+    cli_intents.add_commands(sub)
     return parser
 
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from telco.data import PROMPTS_DIR
+import yaml
+
+from telco.data import INTENT_CALIBRATION_FILE, PROMPTS_DIR
 
 
 def memory_bootstrap(settings: Any) -> str:
     from memory.embed import get_embedder
     from memory.graph import KnowledgeGraph
+    from memory.intent_sets import publish_catalogue
     from memory.procedural import ProceduralMemory
     from memory.semantic import SemanticMemory
     from memory.store import connect
@@ -32,9 +35,10 @@ def memory_bootstrap(settings: Any) -> str:
         {"example_id": f"seed:{intent}:{n}", "intent": intent, "text": text, "source": "catalogue",
          "vector": v.tolist()}
         for n, ((intent, text), v) in enumerate(zip(examples, vectors))])
+    published = publish_catalogue(store, writer, examples, yaml.safe_load(INTENT_CALIBRATION_FILE.read_text()))
     prompts = load_role_prompts(store, writer)
     return (f"{chunks} KB chunks, {facts} graph facts, {len(playbooks)} new playbook versions, "
-            f"{len(examples)} intent examples, {prompts} new role prompts")
+            f"{len(examples)} intent examples{' (example set v1)' if published else ''}, {prompts} new role prompts")
 
 
 def load_role_prompts(store: Any, writer: Any) -> int:

@@ -16,7 +16,7 @@ def build_app(settings: Settings | None = None, world: Any = "demo") -> serve.Ap
     uri = settings.memory_uri
     oss_bss = d.OssBssDeployment.options(**deployment_options("OssBss")).bind(world)
     planner = d.PlannerDeployment.options(**deployment_options("Planner")).bind(
-        d.IntentDeployment.options(**deployment_options("Intent")).bind(),
+        d.IntentDeployment.options(**deployment_options("Intent")).bind(uri),
         d.TechnicalDeployment.options(**deployment_options("Technical")).bind(oss_bss, uri),
         d.KnowledgeDeployment.options(**deployment_options("Knowledge")).bind(uri),
         d.DialogueDeployment.options(**deployment_options("Dialogue")).bind(),

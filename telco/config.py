@@ -168,6 +168,9 @@ class Settings(BaseSettings):
 
     env: Environment = "development"
     memory_uri: str = Field(default="./var/memory", min_length=1)
+    # How often an Intent replica asks memory which example set is active (a one-row read); a published set is
+    # served within about this long, with no restart (actors/agents/intent_source.py).
+    intent_refresh_s: float = Field(default=2.0, gt=0, le=3600)
     api_keys: list[ApiKey] = []
     api_keys_file: Path | None = None
     limits: Limits = Limits()

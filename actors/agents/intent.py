@@ -290,7 +290,7 @@ def _model_thread() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="intent-embed")
 
 
-# Vectors per embedder and text set, so every agent in a process embeds the examples once.
+# Vectors per embedder and text, so every agent in a process embeds each example once.
 _VECTORS: "weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
 
 
@@ -391,14 +391,16 @@ class IntentAgent:
         return vecs / np.where(norms > 0, norms, 1.0)
 
     async def _embed_cached(self, texts: list[str]) -> np.ndarray:
-        key = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+        """Vectors per text, so a new example set (the last one plus a few learned phrasings) embeds only the
+        texts this process has not seen."""
         try:
             cache = _VECTORS.setdefault(self.embedder, {})
         except TypeError:  # an embedder that cannot be weakly referenced is simply not shared
             cache = {}
-        if key not in cache:
-            cache[key] = await self._embed(texts)
-        return cache[key]
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            cache.update(zip(missing, await self._embed(missing)))
+        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
     async def _ready(self) -> _Brain:
         if self._brain is not None:

@@ -40,14 +40,19 @@ async def _catalogue_vectors(agent: IntentAgent) -> tuple[list[str], np.ndarray,
     return intents, labels, vectors
 
 
-async def calibrate(path: str | Path = CALIBRATION_FILE, agent: IntentAgent | None = None) -> Calibration:
-    """Choose the scorer on the development messages, fit its constants, write the calibration file."""
-    agent = agent or IntentAgent()
+async def fit(agent: IntentAgent) -> Calibration:
+    """Choose the scorer on the development messages and fit its constants for the agent's examples (any example
+    set: the catalogue's, or one a learning run publishes, jobs/intent/publish.py)."""
     intents, labels, vectors = await _catalogue_vectors(agent)
     data = load_fit_data(agent.lexicon)
     fit_vectors = await agent._embed_cached(data.texts)
     best = choose_scorer(intents, labels, vectors, data, fit_vectors, examples_digest(agent.examples, data))
-    best = await choose_multi_intent_threshold(agent, best, data)
+    return await choose_multi_intent_threshold(agent, best, data)
+
+
+async def calibrate(path: str | Path = CALIBRATION_FILE, agent: IntentAgent | None = None) -> Calibration:
+    """Fit the catalogue's calibration and write the calibration file."""
+    best = await fit(agent or IntentAgent())
     header = ("# Written by `python -m actors.agents.intent --calibrate`; refit rather than edit. The scorer with the lowest\n"
               "# log loss on telco/data/intent_dev.yaml, then temperature and none-score fitted on leave-one-out\n"
               "# readings of the intents.yaml examples, the nlu.yaml out-of-scope messages and the dev messages.\n")

@@ -32,12 +32,19 @@ def _one_torch_thread() -> None:
 
 @serve.deployment(name="Intent")
 class IntentDeployment:
-    async def __init__(self) -> None:
-        from actors.agents.intent import IntentAgent
+    async def __init__(self, memory_uri: str) -> None:
+        from actors.agents.intent_source import FollowingIntentAgent
 
         _one_torch_thread()
-        self.agent = IntentAgent()
+        # Serves memory's active example set and follows it when a learning run publishes another.
+        self.agent = FollowingIntentAgent(memory_uri)
         await self.agent.warm_up()  # load the model and the example index before the first customer
+
+    async def example_set(self, refresh: bool = False) -> dict:
+        """Which example set this replica serves (refresh=True checks memory first)."""
+        if refresh:
+            await self.agent.refresh()
+        return self.agent.status()
 
     async def classify(self, req: IntentRequest):
         return await self.agent.classify(req)

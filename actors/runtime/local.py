@@ -10,7 +10,7 @@ from typing import Any
 
 from actors.agents.dialogue import DialogueAgent
 from actors.agents.escalation import EscalationAgent
-from actors.agents.intent import IntentAgent
+from actors.agents.intent_source import FollowingIntentAgent
 from actors.agents.knowledge import KnowledgeAgent
 from actors.agents.technical import TechnicalAgent, procedural_source
 from actors.planner.planner import Planner
@@ -39,8 +39,9 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     store = connect(memory_uri)
     knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
     conversations, episodes = memory_backed(memory_uri), local_episodes(memory_uri)
-    planner = Planner(intent=IntentAgent(), technical=TechnicalAgent(oss_bss, procedural_source(memory_uri),
-                                                                variants=experiment_variants(memory_uri)),
+    technical = TechnicalAgent(oss_bss, procedural_source(memory_uri), variants=experiment_variants(memory_uri))
+    # The intent agent serves memory's active example set, as the Serve deployment does.
+    planner = Planner(intent=FollowingIntentAgent(memory_uri), technical=technical,
                       knowledge=knowledge,
                       dialogue=DialogueAgent(), escalation=EscalationAgent(), oss_bss=oss_bss,
                       store=conversations, episodes=episodes, llm=llm)

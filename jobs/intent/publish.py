@@ -1,0 +1,138 @@
+"""The publish gate for intent examples: what jobs.learn learned reaches serving only if it reads no worse.
+
+A candidate set is the active set plus the learned examples it lacks (memory's `intent_examples`, source
+"learned", jobs/intent/phrasings.py). Its calibration is refitted here, offline, on exactly those examples
+(actors/agents/intent_eval.fit: scorer, temperature, none-score, multi-intent threshold), so the planner's 0.8
+clarify and 0.4 unsure bars keep meaning the same thing, and ships inside the set. Both sets then read the held-out
+messages: the scenarios' opening messages (telco/data/scenarios) and the development messages
+(telco/data/intent_dev.yaml), never examples, minus any that an example of either set rewords (cosine >= NEAR_DUPLICATE), so the test stays disjoint from what is learned.
+The candidate is activated only if its top-1 accuracy is not lower; either way the decision and both accuracies
+are recorded on the candidate's row. Replicas pick an activated set up within settings.intent_refresh_s.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from actors.agents.intent import Calibration, IntentAgent
+from actors.agents.intent_eval import NEAR_DUPLICATE, fit
+from memory.intent_sets import IntentSet, IntentSets
+from memory.store import MemoryStore
+from telco.contract.messages import IntentRequest
+from telco.errors import NotFound
+
+Labelled = tuple[str, str]  # (text, intent)
+
+
+def held_out_messages() -> list[Labelled]:
+    """The labelled messages that are never examples: the scenarios' openings (actors/agents/intent_eval.py's test
+    set) and the development messages (telco/data/intent_dev.yaml; calibration reads them, no index holds them)."""
+    from actors.agents.intent import load_fit_data
+    from telco.nlu.lexicon import load_lexicon
+    from telco.scenarios.spec import load_scenarios
+
+    dev = load_fit_data(load_lexicon()).dev
+    return [*((s.message, s.intents[0]) for s in load_scenarios()), *((d.text, d.intents[0]) for d in dev)]
+
+
+def learned_examples(store: MemoryStore) -> list[tuple[str, str]]:
+    rows = (store.table("intent_examples").search().where("source = 'learned'").select(["intent", "text"])
+            .limit(1_000_000).to_list())
+    return sorted((r["intent"], r["text"]) for r in rows)
+
+
+def candidate_examples(active: IntentSet, learned: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], int]:
+    """The active set plus learned phrasings it does not have (a text already an example of any intent is skipped:
+    one text, one label). Returns the rows and how many were added."""
+    rows = [tuple(x) for x in active.examples]
+    seen = {" ".join(t.split()).lower() for _, t in rows}
+    added = 0
+    for intent, text in learned:
+        key = " ".join(text.split()).lower()
+        if key not in seen:
+            seen.add(key)
+            rows.append((intent, text))
+            added += 1
+    return rows, added
+
+
+async def accuracy(agent: IntentAgent, messages: Sequence[Labelled]) -> float:
+    """Top-1 accuracy of the agent's whole-message reading (what the planner acts on)."""
+    if not messages:
+        return 0.0
+    right = 0
+    for text, want in messages:
+        result = await agent.classify(IntentRequest(text=text))
+        right += bool(result.intents) and result.intents[0].intent == want
+    return round(right / len(messages), 4)
+
+
+async def disjoint(agent: IntentAgent, messages: Sequence[Labelled], examples: Sequence[tuple[str, str]]
+                   ) -> list[Labelled]:
+    """The messages no example rewords."""
+    if not messages:
+        return []
+    queries = await agent._embed_cached([t for t, _ in messages])
+    vectors = await agent._embed_cached([t for _, t in examples])
+    near = (queries @ vectors.T).max(axis=1) >= NEAR_DUPLICATE
+    return [m for m, n in zip(messages, near) if not bool(n)]
+
+
+async def gate(base: IntentSet, examples: list[tuple[str, str]], held_out: Sequence[Labelled], *,
+               embedder: Any = None) -> tuple[Calibration, dict[str, Any]]:
+    """Refit calibration for the candidate examples and read the held-out messages with both sets."""
+    before = IntentAgent(embedder, base.examples,
+                         calibration=Calibration.model_validate(base.calibration) if base.calibration else None)
+    candidate = IntentAgent(before.embedder, examples, lexicon=before.lexicon, plans=before.plans)
+    calibration = await fit(candidate)
+    after = IntentAgent(before.embedder, examples, calibration=calibration, lexicon=before.lexicon,
+                        plans=before.plans)
+    test = await disjoint(before, held_out, [*base.examples, *examples])
+    acc_before, acc_after = await accuracy(before, test), await accuracy(after, test)
+    return calibration, {"held_out": len(test), "held_out_dropped_near_examples": len(held_out) - len(test),
+                         "accuracy_before": acc_before, "accuracy_after": acc_after,
+                         "dev_log_loss": calibration.metrics.get("dev_log_loss")}
+
+
+def publish(store: MemoryStore, writer: Any, *, held_out: Sequence[Labelled] | None = None,
+            extra_examples: Sequence[tuple[str, str]] = (), embedder: Any = None) -> dict[str, Any]:
+    """Build, gate and (when it reads no worse) activate a new example set. Returns the decision."""
+    sets = IntentSets(store, writer)
+    try:
+        base = sets.active()
+    except NotFound:
+        return {"decision": "no_active_set", "active_version": None}
+    learned = [*learned_examples(store), *extra_examples]
+    examples, added = candidate_examples(base, learned)
+    if not added:
+        return {"decision": "nothing_new", "active_version": base.version, "learned": len(learned)}
+    messages = held_out_messages() if held_out is None else list(held_out)
+    calibration, measured = asyncio.run(gate(base, examples, messages, embedder=embedder))
+    promote = measured["held_out"] > 0 and measured["accuracy_after"] >= measured["accuracy_before"]
+    decision = "promoted" if promote else "refused"
+    metrics = {**measured, "decision": decision, "base_version": base.version, "added": added}
+    stored = sets.add(examples, calibration.model_dump(), activate=promote, metrics=metrics,
+                      note=f"v{base.version} + {added} learned examples")
+    if not promote:
+        stored = sets.refuse(stored.version, {})
+    return {**metrics, "version": stored.version, "active_version": sets.active_version()}
+
+
+def rollback(store: MemoryStore, writer: Any) -> dict[str, Any]:
+    sets = IntentSets(store, writer)
+    before = sets.active_version()
+    after = sets.rollback()
+    return {"decision": "rolled_back", "from_version": before, "active_version": after.version}
+
+
+def status(store: MemoryStore) -> dict[str, Any]:
+    sets = IntentSets(store)
+    history = sets.history()
+    return {"active_version": sets.active_version(),
+            "versions": [{"version": s.version, "status": s.status, "note": s.note,
+                          "created_at": s.created_at.isoformat(),
+                          "activated_at": s.activated_at.isoformat() if s.activated_at else None,
+                          **{k: s.metrics.get(k) for k in ("examples", "decision", "accuracy_before",
+                                                            "accuracy_after", "held_out") if k in s.metrics}}
+                         for s in history]}
