@@ -17,6 +17,7 @@ import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree, HnswSq
 
 from memory.embed import DIM
+from telco.config import memory_env
 from telco.errors import InvalidInput, NotFound
 
 DEFAULT_URI = "./var/memory"
@@ -424,8 +425,10 @@ class MemoryStore:
         if "://" not in self.uri:
             os.makedirs(self.uri, exist_ok=True)
         consistency = float(os.environ.get("TELCO_MEMORY_CONSISTENCY_S", "0"))
+        if storage_options is None and self.uri.startswith("s3://"):
+            storage_options = s3_storage_options()
         self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(seconds=consistency),
-                                  storage_options=storage_options)
+                                  storage_options=storage_options or None)
         self.vector_index_threshold = vector_index_threshold
         self._tables: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -525,6 +528,12 @@ class MemoryStore:
     def has_vector_index(self, name: str) -> bool:
         s = spec(name)
         return bool(s.vector) and f"{s.vector}_idx" in self._index_names(self.table(name))
+
+
+def s3_storage_options() -> dict[str, str]:
+    """Endpoint and credentials of an s3:// memory from the settings (TELCO_MEMORY_S3__*), read now: every process
+    that opens memory (Serve replicas, writer and holder actors, jobs) gets them from its own environment."""
+    return memory_env().memory_s3.storage_options()
 
 
 def default_vector_index(rows: int):

@@ -351,13 +351,29 @@ def holder_actor_class():
             """Async: a turn's commit is awaited on the event loop, so many conversations wait on the single writer
             at once without a thread each (measured: 64 threads blocked in ray.get cost 0.4 cores under load)."""
 
-            def __init__(self, uri: str, ttl_s: float = DEFAULT_TTL.total_seconds()) -> None:
+            def __init__(self, uri: str, ttl_s: float = DEFAULT_TTL.total_seconds(),
+                         shard: tuple[int, int] | None = None) -> None:
                 from memory.store import connect
                 from memory.writer import RayWriter
 
-                self.memory = WorkingMemory(connect(uri), RayWriter(uri), ttl=timedelta(seconds=ttl_s))
+                # Shard k of n commits through shard k's writer (memory/shards.py).
+                self.shard = tuple(shard) if shard else None
+                self.memory = WorkingMemory(connect(uri), RayWriter(uri, shard=self.shard),
+                                            ttl=timedelta(seconds=ttl_s))
+
+            def _owns(self, conversation_id: str) -> None:
+                """Two holders writing one conversation would both number its next turn: refuse one routed here
+                by a client with another layout (a resharding done without the restart it needs)."""
+                if self.shard and self.shard[1] > 1:
+                    from memory.shards import shard_of
+
+                    owner = shard_of(conversation_id, self.shard[1])
+                    if owner != self.shard[0]:
+                        raise InvalidInput(f"conversation {conversation_id!r} belongs to shard {owner} of "
+                                           f"{self.shard[1]}, not to this holder (shard {self.shard[0]})")
 
             async def record_exchange(self, conversation_id: str, turns: list, **kw) -> dict:
+                self._owns(conversation_id)
                 state = await self.memory.record_exchange_async(conversation_id, [tuple(t) for t in turns], **kw)
                 return state.model_dump(mode="json")
 

@@ -279,7 +279,7 @@ class WriterService:
 
     def __init__(self, uri: str, group: str, *, max_batch_rows: int = 5_000, max_wait_s: float = 0.0,
                  compact_every_s: float = 300.0, cleanup_older_than_s: float = 600.0,
-                 compact_every_commits: int = 200) -> None:
+                 compact_every_commits: int = 200, shard: tuple[int, int] | None = None) -> None:
         tables = groups().get(group)
         if not tables:
             raise InvalidInput(f"unknown table group {group!r}; known groups: {', '.join(sorted(groups()))}")
@@ -296,6 +296,15 @@ class WriterService:
         # 1,000 commits and 499 ms after 3,000. Compacting by count as well as by time keeps commits cheap.
         self.compact_every_commits = compact_every_commits
         self.cleanup_older_than = timedelta(seconds=cleanup_older_than_s)
+        # Shards of one group commit to the same tables: only the first compacts them (two compactions of one
+        # table conflict with each other), after its share of the commits that made the fragments.
+        self.shard = shard
+        if shard is not None:
+            index, count = shard
+            if not 0 <= index < count:
+                raise InvalidInput(f"shard {index} is not one of {count} shards")
+            self.compact_every_commits = max(1, compact_every_commits // count)
+        self.compacts = shard is None or shard[0] == 0
         self._queue: asyncio.Queue[_Pending] | None = None
         self._loop_task: asyncio.Task | None = None
         self._last_compact = time.monotonic()
@@ -350,7 +359,8 @@ class WriterService:
                     if not p.future.done():
                         p.future.set_exception(_as_error(exc))
             due_by_count = self.committer.commits - self._commits_at_compact >= self.compact_every_commits
-            if due_by_count or time.monotonic() - self._last_compact >= self.compact_every_s:
+            due = due_by_count or time.monotonic() - self._last_compact >= self.compact_every_s
+            if due and self.compacts:
                 try:
                     await self.compact()
                 except Exception as exc:  # compaction is housekeeping: log and try again next period
@@ -414,9 +424,11 @@ def _as_error(exc: BaseException) -> Exception:
     return BackendUnavailable(f"memory commit failed: {type(exc).__name__}: {exc}")
 
 
-def actor_name(uri: str, group: str) -> str:
+def actor_name(uri: str, group: str, shard: tuple[int, int] | None = None) -> str:
+    """One writer per (store, group); a sharded group has one per shard, named by its place in the layout."""
     digest = hashlib.sha1(uri.encode()).hexdigest()[:10]
-    return f"memory-writer:{group}:{digest}"
+    base = f"memory-writer:{group}:{digest}"
+    return base if shard is None or shard[1] == 1 else f"{base}:{shard[0]}of{shard[1]}"
 
 
 _ACTOR_CLASS = None
@@ -438,14 +450,16 @@ def _actor_class():
 WRITER_NAMESPACE = "telco-memory"
 
 
-def get_writer_actor(uri: str, group: str, **options):
-    """The named writer actor for (uri, group), created if missing: exactly one per cluster.
+def get_writer_actor(uri: str, group: str, shard: tuple[int, int] | None = None, **options):
+    """The named writer actor for (uri, group[, shard]), created if missing: exactly one per cluster.
 
     Detached and in a fixed namespace, so every job, Serve replica and driver finds the same actor, and it does
     not die when the handle that created it goes away.
     """
     cls = _actor_class()
-    return cls.options(name=actor_name(uri, group), namespace=WRITER_NAMESPACE, lifetime="detached",
+    if shard is not None and shard[1] > 1:
+        options = {**options, "shard": shard}
+    return cls.options(name=actor_name(uri, group, shard), namespace=WRITER_NAMESPACE, lifetime="detached",
                        get_if_exists=True).remote(uri, group, **options)
 
 
@@ -454,14 +468,20 @@ def stop_writers(uri: str) -> list[str]:
     import ray
 
     stopped = []
-    for group in groups():
+    prefixes = {actor_name(uri, group): group for group in groups()}
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        if entry["namespace"] != WRITER_NAMESPACE:
+            continue
+        name = entry["name"]
+        group = prefixes.get(name) or prefixes.get(name.rsplit(":", 1)[0])  # shards end in ":<k>of<n>"
+        if group is None:
+            continue
         try:
-            actor = ray.get_actor(actor_name(uri, group), namespace=WRITER_NAMESPACE)
+            ray.kill(ray.get_actor(name, namespace=WRITER_NAMESPACE), no_restart=True)
         except ValueError:
             continue
-        ray.kill(actor, no_restart=True)
         stopped.append(group)
-    return stopped
+    return sorted(stopped)
 
 
 def _not_fresh(ops: list[Op]) -> list[Op]:
@@ -479,13 +499,19 @@ class RayWriter(WriterBase):
 
     A call whose actor died is retried (the actor restarts); rows are keyed and appends are insert-if-absent,
     so a retry after a commit that did land changes nothing.
+
+    `shard=(k, n)`: the client of shard k of the write path (memory/shards.py): its conversations-group ops go to
+    that shard's writer; other groups keep their single writer.
     """
 
+    SHARDED_GROUP = "conversations"
+
     def __init__(self, uri: str | None = None, *, retries: int = 5, timeout_s: float = 60.0,
-                 actor_options: dict | None = None) -> None:
+                 actor_options: dict | None = None, shard: tuple[int, int] | None = None) -> None:
         from memory.store import memory_uri
 
         self.uri = memory_uri(uri)
+        self.shard = shard
         self.retries = retries
         self.timeout_s = timeout_s
         self.actor_options = actor_options or {}
@@ -493,7 +519,8 @@ class RayWriter(WriterBase):
 
     def actor(self, group: str):
         if group not in self._actors:
-            self._actors[group] = get_writer_actor(self.uri, group, **self.actor_options)
+            shard = self.shard if group == self.SHARDED_GROUP else None
+            self._actors[group] = get_writer_actor(self.uri, group, shard, **self.actor_options)
         return self._actors[group]
 
     def _split(self, ops: Sequence[Op]) -> dict[str, list[Op]]:

@@ -20,7 +20,7 @@ from telco.contract.limits import MAX_MESSAGE_CHARS
 from telco.data import LLM_PRICES_FILE
 from telco.errors import InvalidInput
 
-_GROUPS = ("limits", "serve", "anthropic")
+_GROUPS = ("limits", "serve", "anthropic", "memory_s3")
 
 Role = Literal["customer", "operations", "admin"]
 Environment = Literal["development", "test", "production"]
@@ -87,6 +87,48 @@ class ServeSettings(BaseModel):
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+
+class MemoryS3(BaseModel):
+    """Where an s3:// memory URI lives when it is not AWS itself (SeaweedFS, MinIO, ...), and its credentials.
+
+    Unset fields are not passed on, so on AWS the usual AWS_* variables and instance roles still apply. Commits on
+    S3 are safe with several writers because Lance commits a table version with a conditional put
+    (If-None-Match: *) of the next manifest: the store itself must refuse a second writer of the same version
+    (README, "Memory on S3").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str | None = None  # e.g. http://127.0.0.1:8333; None: AWS
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    region: str | None = None  # most S3-compatible stores want one; any name works for SeaweedFS
+    allow_http: bool | None = None  # None: allowed exactly when the endpoint is http://
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"the S3 endpoint must be an http:// or https:// URL, got {v!r}")
+        return v
+
+    def storage_options(self) -> dict[str, str]:
+        """LanceDB's storage_options (the Rust object_store's AWS keys) for what is set."""
+        out: dict[str, str] = {}
+        if self.endpoint:
+            out["aws_endpoint"] = self.endpoint
+        if self.access_key_id is not None:
+            out["aws_access_key_id"] = self.access_key_id.get_secret_value()
+        if self.secret_access_key is not None:
+            out["aws_secret_access_key"] = self.secret_access_key.get_secret_value()
+        if self.region:
+            out["aws_region"] = self.region
+        allow_http = self.allow_http if self.allow_http is not None else bool(
+            self.endpoint and self.endpoint.startswith("http://"))
+        if allow_http:
+            out["allow_http"] = "true"
+        return out
 
 
 LlmRole = Literal["planner", "intent", "technical", "knowledge", "dialogue", "escalation"]
@@ -168,6 +210,10 @@ class Settings(BaseSettings):
 
     env: Environment = "development"
     memory_uri: str = Field(default="./var/memory", min_length=1)
+    memory_s3: MemoryS3 = MemoryS3()  # TELCO_MEMORY_S3__ENDPOINT, __ACCESS_KEY_ID, __SECRET_ACCESS_KEY, __REGION
+    # Working-memory holders and turns-log writers, each owning the conversations that hash to it
+    # (memory/shards.py; resharding: docs/write-path.md).
+    memory_shards: int = Field(default=1, ge=1, le=64)
     # How often an Intent replica asks memory which example set is active (a one-row read); a published set is
     # served within about this long, with no restart (actors/agents/intent_source.py).
     intent_refresh_s: float = Field(default=2.0, gt=0, le=3600)
@@ -280,6 +326,24 @@ def load_settings(**overrides: Any) -> Settings:
     except SettingsError as err:
         hint = " (TELCO_API_KEYS must be a JSON list of {key, role, name, customer_id?})" if "api_keys" in str(err) else ""
         raise InvalidInput(f"invalid settings: {err}{hint}") from None
+
+
+class _MemoryEnv(BaseSettings):
+    """Only the memory settings, read fresh: memory is opened from processes (writer and holder actors, jobs)
+    that have no other use for the whole Settings, and tests start stores on new endpoints in one process."""
+
+    model_config = SettingsConfigDict(env_prefix="TELCO_", env_file=".env", env_file_encoding="utf-8",
+                                      env_nested_delimiter="__", extra="ignore")
+
+    memory_s3: MemoryS3 = MemoryS3()
+    memory_shards: int = Field(default=1, ge=1, le=64)
+
+
+def memory_env() -> _MemoryEnv:
+    try:
+        return _MemoryEnv()
+    except ValidationError as err:
+        raise InvalidInput(f"invalid memory settings: {_problems(err)}") from None
 
 
 @lru_cache(maxsize=1)

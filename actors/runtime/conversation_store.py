@@ -113,9 +113,10 @@ class WorkingMemoryStore:
         return None
 
 
-def memory_backed(memory_uri: str, *, shared: bool | None = None) -> WorkingMemoryStore:
-    """A planner's conversation store. shared=True (default inside Ray): the named working-memory holder actor,
-    which commits through the single-writer actors; shared=False: everything in this process."""
+def memory_backed(memory_uri: str, *, shared: bool | None = None, shards: int | None = None) -> WorkingMemoryStore:
+    """A planner's conversation store. shared=True (default inside Ray): the named working-memory holder actors,
+    one per shard (TELCO_MEMORY_SHARDS; memory/shards.py), each committing through its shard's writer actor;
+    shared=False: everything in this process."""
     from memory.store import connect
 
     if shared is None:
@@ -126,12 +127,15 @@ def memory_backed(memory_uri: str, *, shared: bool | None = None) -> WorkingMemo
         except ImportError:
             shared = False
     if shared:
+        from memory.shards import ShardedHolders, holder_name
         from memory.working import holder_actor_class
+        from telco.config import memory_env
 
-        holder = holder_actor_class().options(name=HOLDER_NAME, namespace="telco", get_if_exists=True,
-                                                  lifetime="detached").remote(
-            memory_uri)
-        return WorkingMemoryStore(holder)
+        n = shards or memory_env().memory_shards
+        holders = [holder_actor_class().options(name=holder_name(HOLDER_NAME, k, n), namespace="telco",
+                                                get_if_exists=True, lifetime="detached")
+                   .remote(memory_uri, shard=(k, n)) for k in range(n)]
+        return WorkingMemoryStore(holders[0] if n == 1 else ShardedHolders(holders))
     from memory.working import WorkingMemory
     from memory.writer import LocalWriter
 
