@@ -104,7 +104,7 @@ class SemanticMemory:
 
     def ingest(self, docs: Iterable | None = None) -> int:
         """Embed and store the KB (default: telco.knowledge.load_documents()); chunks no longer in the KB are
-        deleted in the same commit, so the table always mirrors one version of the KB."""
+        deleted in the same commit, so the table always mirrors one version of the KB and the added sections."""
         if docs is None:
             from telco.knowledge import load_documents
 
@@ -115,8 +115,11 @@ class SemanticMemory:
         vecs = self.embedder.embed([c.text for c in chunks])
         rows = [{**c.model_dump(), "vector": v.tolist()} for c, v in zip(chunks, vecs)]
         keep = {c.chunk_id for c in chunks}
-        stale = [r["chunk_id"] for r in self.table.search().select(["chunk_id"]).limit(1_000_000).to_list()
-                 if r["chunk_id"] not in keep]
+        # Sections people added through the admin route (memory/kb_sections.py) are part of the KB too.
+        added = {r["section_id"] for r in self.store.table("kb_sections").search().select(["section_id"])
+                 .limit(1_000_000).to_list()}
+        stale = [r["chunk_id"] for r in self.table.search().select(["chunk_id", "section_id"]).limit(1_000_000)
+                 .to_list() if r["chunk_id"] not in keep and r["section_id"] not in added]
         ops = [Op(table="kb_chunks", kind="upsert", rows=rows)]
         if stale:
             ops.append(Op(table="kb_chunks", kind="delete", keys=stale))

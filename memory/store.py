@@ -361,6 +361,62 @@ TABLES: dict[str, TableSpec] = {
             btree=("pattern_id",),
             bitmap=("playbook",),
         ),
+        # -- knowledge the people running the system add, and the gaps that ask for it ------------------------
+        TableSpec(
+            name="kb_sections",  # sections added through the admin route (memory/kb_sections.py); kb_chunks indexes them
+            group="knowledge",
+            key="section_id",
+            schema=_schema(
+                _key("section_id"),  # "<doc_id>#<slug>"
+                pa.field("doc_id", Str, nullable=False),
+                pa.field("doc_title", Str, nullable=False),
+                pa.field("heading", Str, nullable=False),
+                pa.field("body", Str, nullable=False),
+                pa.field("kind", Str, nullable=False),
+                pa.field("services", StrList),
+                pa.field("chunk_ids", StrList),  # the kb_chunks rows it became (a shorter re-post deletes the rest)
+                pa.field("content_hash", Str, nullable=False),  # the same text posted again writes nothing
+                pa.field("gap_id", Str),  # the knowledge gap it closes
+                pa.field("added_by", Str, nullable=False),
+                pa.field("added_at", Ts, nullable=False),
+                pa.field("updated_at", Ts, nullable=False),
+            ),
+            btree=("section_id",),
+            bitmap=("doc_id",),
+        ),
+        TableSpec(
+            name="kb_gap_questions",  # questions the knowledge agent could not answer, one per turn (jobs.learn)
+            group="learning",
+            key="question_id",  # the turn's log row id: a rerun rewrites, never adds
+            schema=_schema(
+                _key("question_id"),
+                pa.field("conversation_id", Str, nullable=False),
+                pa.field("question", Str, nullable=False),
+                pa.field("reason", Str, nullable=False),  # low_score | not_helpful | handed_over
+                pa.field("best_score", pa.float64()),
+                pa.field("asked_at", Ts, nullable=False),
+                pa.field("vector", Vec),
+            ),
+            btree=("question_id", "asked_at"),
+        ),
+        TableSpec(
+            name="kb_gaps",  # those questions clustered by meaning; rewritten whole by each learn run
+            group="learning",
+            key="gap_id",
+            schema=_schema(
+                _key("gap_id"),
+                pa.field("question", Str, nullable=False),
+                pa.field("examples", StrList),
+                pa.field("count", pa.int64(), nullable=False),
+                pa.field("best_score", pa.float64()),
+                pa.field("reasons", Str),  # JSON {reason: questions}
+                pa.field("first_seen", Ts, nullable=False),
+                pa.field("last_seen", Ts, nullable=False),
+                pa.field("updated_at", Ts, nullable=False),
+                pa.field("vector", Vec),  # the cluster's centre
+            ),
+            btree=("gap_id",),
+        ),
     ]
 }
 

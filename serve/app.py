@@ -15,17 +15,18 @@ def build_app(settings: Settings | None = None, world: Any = "demo") -> serve.Ap
     settings = settings or get_settings()
     uri = settings.memory_uri
     oss_bss = d.OssBssDeployment.options(**deployment_options("OssBss")).bind(world)
+    knowledge = d.KnowledgeDeployment.options(**deployment_options("Knowledge")).bind(uri)
     planner = d.PlannerDeployment.options(**deployment_options("Planner")).bind(
         d.IntentDeployment.options(**deployment_options("Intent")).bind(uri),
         d.TechnicalDeployment.options(**deployment_options("Technical")).bind(oss_bss, uri),
-        d.KnowledgeDeployment.options(**deployment_options("Knowledge")).bind(uri),
+        knowledge,
         d.DialogueDeployment.options(**deployment_options("Dialogue")).bind(),
         d.EscalationDeployment.options(**deployment_options("Escalation")).bind(),
         oss_bss,
         d.EpisodesDeployment.options(**deployment_options("Episodes")).bind(uri),
         uri,
     )
-    return Ingress.options(**deployment_options("Ingress")).bind(planner, oss_bss)
+    return Ingress.options(**deployment_options("Ingress")).bind(planner, oss_bss, knowledge=knowledge)
 
 
 def __getattr__(name: str) -> Any:

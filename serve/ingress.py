@@ -75,7 +75,7 @@ async def _prepend(first: Any, rest: Any) -> Any:
 
 
 def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
-               clock: Callable[[], float] = time.monotonic) -> FastAPI:
+               clock: Callable[[], float] = time.monotonic, knowledge: Any = None) -> FastAPI:
     settings = settings or get_settings()
     keyring = KeyRing.from_settings(settings)
     limiter = RateLimiter(keyring.rates, clock=clock)
@@ -196,6 +196,10 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
 
     for router in ops_routers(planner, oss_bss, caller, _remote, _ERRORS):
         app.include_router(router)
+    from serve.kb_routes import kb_routers
+
+    for router in kb_routers(knowledge, settings.memory_uri, caller, _remote, _ERRORS):
+        app.include_router(router)
     from serve.desk_routes import desk_router
     from serve.ops_metrics import OpsMetrics, ops_metrics
 
@@ -216,10 +220,11 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
 @serve.deployment(name="Ingress", **deployment_options("Ingress"))
 @serve.ingress()
 class Ingress:
-    """Serve deployment around create_app; `planner` and `oss_bss` are DeploymentHandles (bound by serve/app.py)."""
+    """Serve deployment around create_app; `planner`, `oss_bss` and `knowledge` are DeploymentHandles (bound by
+    serve/app.py; the knowledge handle adds KB sections)."""
 
-    def __init__(self, planner: Any, oss_bss: Any, settings: Settings | None = None) -> None:
-        self._app = create_app(planner, oss_bss, settings)
+    def __init__(self, planner: Any, oss_bss: Any, settings: Settings | None = None, knowledge: Any = None) -> None:
+        self._app = create_app(planner, oss_bss, settings, knowledge=knowledge)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return self._app

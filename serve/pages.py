@@ -8,6 +8,8 @@ role may not open the page then gets a 403 page from the server; in the browser 
 page's script after it asks /v1/session who the key belongs to.
 """
 # No `from __future__ import annotations`: FastAPI reads the route annotations as real objects.
+import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Awaitable, Callable, Literal
 
@@ -20,13 +22,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from actors.agents.dialogue import load_templates
+from memory.kb_sections import added_documents
+from memory.store import connect
 from serve.auth import KeyRing
 from telco.config import Settings
 from telco.contract.principal import Principal
 from telco.errors import TelcoError
-from telco.knowledge import load_documents
+from telco.knowledge import load_documents, merge_documents
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 # Scripts and styles only from this origin; no inline script, no eval, no framing, no plugins. `connect-src 'self'`
 # is all the pages need: they only call this app's API.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -136,12 +141,25 @@ def install_pages(app: FastAPI, keyring: KeyRing, settings: Settings, caller: Ca
         context = {"screen": screen, "roles": ROLES[screen], "links": links, "role": role}
         return templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
 
-    docs = {d.id: d for d in load_documents()}
+    files = load_documents()
+    memory: list[Any] = []
+
+    def documents() -> dict[str, Any]:
+        # The files plus the sections added through the admin route, read per page view: a new section shows
+        # at once on every ingress replica.
+        try:
+            if not memory:
+                memory.append(connect(settings.memory_uri))
+            added = added_documents(memory[0])
+        except Exception:  # memory unreachable: the files' pages still show
+            log.warning("knowledge-base pages without the added sections: memory unreachable", exc_info=True)
+            added = []
+        return {d.id: d for d in merge_documents(files, added)}
 
     @router.get("/kb/{doc_id}", response_class=HTMLResponse)
     async def kb_document(request: Request, doc_id: str) -> HTMLResponse:
         # Citations link here as /kb/<doc_id>#<slug>; each section carries its slug as the element id.
-        doc = docs.get(doc_id)
+        doc = (await asyncio.to_thread(documents)).get(doc_id)
         if doc is None:
             return templates.TemplateResponse(request, "not_found.html", {"what": "knowledge-base document"},
                                               status_code=404)

@@ -123,6 +123,23 @@ def load_documents(dir: Path | str | None = None) -> list[KbDocument]:
     return docs
 
 
+def merge_documents(base: list[KbDocument], added: list[KbDocument]) -> list[KbDocument]:
+    """The KB files plus the sections people added through the admin route: a section added to a file's document
+    is appended to it (the file's own sections keep their place); an added document follows the files."""
+    out = {d.id: d for d in base}
+    for doc in added:
+        have = out.get(doc.id)
+        if have is None:
+            out[doc.id] = doc
+            continue
+        known = {s.id for s in have.sections}
+        extra = [s for s in doc.sections if s.id not in known]
+        if extra:
+            out[doc.id] = have.model_copy(update={"sections": [*have.sections, *extra],
+                                                   "updated": max(have.updated, doc.updated)})
+    return list(out.values())
+
+
 def find_section(docs: list[KbDocument], section_id: str) -> KbSection:
     """Resolve a citation "<doc_id>#<slug>" against loaded documents."""
     doc_id, sep, slug = section_id.partition("#")

@@ -7,6 +7,9 @@
 3. Extract: from the closest sections, the sentences closest to the question (1-3, within a word budget), put
    back in reading order and each tied to its citation. Nothing is paraphrased, so nothing can be invented.
 4. Date: a quoted document older than its staleness limit adds a note saying so.
+Sections people add through the admin route (memory/kb_sections.py) are served without a restart: when a search
+hit names a section this replica does not know, or its text differs from the copy held, the added sections are
+read again (`added`), so the steady state costs one set lookup per hit and no read.
 Every number is data: telco/data/knowledge.yaml. `python -m actors.agents.knowledge` measures them on the labelled set.
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from telco.contract.messages import Citation, KnowledgeAnswer, KnowledgeRequest, Quote
 from telco.data import KNOWLEDGE_FILE
 from telco.errors import InvalidInput
-from telco.knowledge import KbDocument, KbSection, load_documents
+from telco.knowledge import KbDocument, KbSection, load_documents, merge_documents
 
 SETTINGS_FILE = KNOWLEDGE_FILE
 
@@ -122,6 +125,11 @@ class _Section:
         # The same shape memory indexes: customers name the topic ("roaming") as often as the details.
         return f"{self.doc.title}: {self.section.heading}\n{self.section.text}"
 
+    def holds(self, chunk_text: str) -> bool:
+        """The indexed chunk's text is part of this copy of the section (a chunk is "<title>: <heading>\n<part>")."""
+        _, _, part = chunk_text.partition("\n")
+        return " ".join(part.split()) in " ".join(self.section.text.split())
+
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -136,13 +144,20 @@ class KnowledgeAgent:
 
     def __init__(self, search: KnowledgeSearch, *, embedder: Embedder | None = None,
                  docs: Iterable[KbDocument] | None = None, intent_docs: dict[str, list[str]] | None = None,
-                 settings_path: Path | str | None = None, today: Callable[[], date] = date.today) -> None:
+                 settings_path: Path | str | None = None, today: Callable[[], date] = date.today,
+                 added: Callable[[], Iterable[KbDocument]] | None = None) -> None:
         self.search = search
         self.embedder = embedder if embedder is not None else getattr(search, "embedder", None)
         if self.embedder is None:
             raise InvalidInput("the knowledge agent needs an embedder: pass one, or a search object that has .embedder")
         docs = list(docs) if docs is not None else load_documents()
-        self._sections = {s.id: _Section(d, s, split_sentences(s.text)) for d in docs for s in d.sections}
+        self._base_docs = docs
+        # added: the sections people added through the admin route (memory.kb_sections.added_documents).
+        self._added = added
+        self._sections = self._index(docs)
+        self._unresolved: set[tuple[str, int]] = set()  # hits a refresh could not explain: never refresh for them
+        if added is not None:
+            self.refresh()
         if intent_docs is None:
             from telco.intents import load_intents
 
@@ -178,6 +193,32 @@ class KnowledgeAgent:
         candidates, _ = self._candidates(question.strip(), None, 1)
         return max((c.similarity for c in candidates), default=-1.0)
 
+    def refresh(self) -> int:
+        """Read the added sections again; returns how many sections this replica now serves."""
+        if self._added is not None:
+            self._sections = self._index(merge_documents(self._base_docs, list(self._added())))
+        return len(self._sections)
+
+    @staticmethod
+    def _index(docs: Iterable[KbDocument]) -> dict[str, _Section]:
+        return {s.id: _Section(d, s, split_sentences(s.text)) for d in docs for s in d.sections}
+
+    def _follow_index(self, hits: Sequence[Any]) -> None:
+        """Refresh when the index holds a section (or a section's text) this replica has not loaded yet."""
+        if self._added is None:
+            return
+        unknown = {(h.section_id, hash(h.text)) for h in hits if not self._knows(h)} - self._unresolved
+        if not unknown:
+            return
+        self.refresh()
+        # A hit a refresh does not explain comes from an index built on another KB version: it is left out of the
+        # answer (_candidates) and never read for again.
+        self._unresolved |= {(h.section_id, hash(h.text)) for h in hits if not self._knows(h)}
+
+    def _knows(self, hit: Any) -> bool:
+        section = self._sections.get(hit.section_id)
+        return section is not None and section.holds(hit.text)
+
     def warm(self) -> int:
         """Embed every KB section and sentence now (a replica calls this at start, so no customer pays for the
         first use of a section). Returns how many vectors are cached."""
@@ -188,8 +229,10 @@ class KnowledgeAgent:
     # ---- steps --------------------------------------------------------------------------------------------
     def _answer(self, candidates: list[_Candidate], question_vec: np.ndarray, k: int) -> KnowledgeAnswer:
         # Judged on plain similarity: the intent boost may reorder sections but never makes a weak one quotable.
-        if max((c.similarity for c in candidates), default=-1.0) < self.settings.confidence.min_similarity:
-            return KnowledgeAnswer(answer="", citations=[], confident=False)
+        best = max((c.similarity for c in candidates), default=None)
+        if best is None or best < self.settings.confidence.min_similarity:
+            return KnowledgeAnswer(answer="", citations=[], confident=False,
+                                   best_score=None if best is None else round(best, 4))
         quoted = self._sections_to_quote(candidates, k)
         picked = self._sentences(quoted, question_vec)
         today = self._today()
@@ -202,7 +245,8 @@ class KnowledgeAgent:
             quotes.append(Quote(text=text, citation=citations.index(citation)))
         note = self._stale_note(citations)
         answer = " ".join([q.text for q in quotes] + ([note] if note else []))
-        return KnowledgeAnswer(answer=answer, citations=citations, confident=True, quotes=quotes, note=note)
+        return KnowledgeAnswer(answer=answer, citations=citations, confident=True, quotes=quotes, note=note,
+                               best_score=round(best, 4))
 
     def _candidates(self, question: str, intent: str | None, k: int,
                     question_vec: np.ndarray | None = None) -> tuple[list[_Candidate], np.ndarray]:
@@ -216,6 +260,7 @@ class KnowledgeAgent:
         # One embedding of the question serves both the search and the sentence choice.
         hits = self.search.search(question, k=max(k, self.settings.retrieval.pool), mode="hybrid",
                                   query_vector=question_vec).hits
+        self._follow_index(hits)
         sections: list[_Section] = []
         for hit in hits:
             # A hit the loaded KB does not know comes from an index built on another KB version; quoting it

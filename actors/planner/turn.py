@@ -13,7 +13,7 @@ from telco.contract.messages import (
     ReplyParts,
     TechnicalResult,
 )
-from telco.contract.trace import AgentTrace, MemoryHit, ToolTrace, TurnError, TurnTrace
+from telco.contract.trace import AgentTrace, KnowledgeLookup, MemoryHit, ToolTrace, TurnError, TurnTrace
 from telco.playbooks.runner import RunState
 
 
@@ -91,13 +91,19 @@ class TurnBuilder:
             self.parts.closing = (run.status == "resolved" and not unfixed
                                   and "service_not_on_account" not in run.informed)
 
-    def knowledge(self, answer: KnowledgeAnswer, in_reply: bool, even_unsure: bool = False) -> None:
-        """even_unsure: the reply says so when the help pages have no clear answer (nothing else is said)."""
+    def knowledge(self, answer: KnowledgeAnswer, in_reply: bool, even_unsure: bool = False,
+                  question: str | None = None) -> None:
+        """even_unsure: the reply says so when the help pages have no clear answer (nothing else is said).
+        question: what was asked, when it is not the turn's knowledge_question."""
         self.citations = answer.citations if answer.confident else []
         self.trace.memory_hits.extend(MemoryHit(source="semantic", ref=c.section_id, score=c.score)
                                       for c in answer.citations)
         if (answer.confident or even_unsure) and in_reply:
             self.parts.knowledge = answer
+        asked = question or self.knowledge_question
+        if asked:
+            self.trace.knowledge = KnowledgeLookup(question=asked, best_score=answer.best_score,
+                                                   confident=answer.confident, shown=answer.confident and in_reply)
 
     def episodes(self, examples: list[dict[str, Any]], ms: float) -> None:
         """The customer's past episodes looked up for the model (the Episodes service's time and hits)."""

@@ -63,15 +63,33 @@ class KnowledgeDeployment:
         from memory.writer import LocalWriter
 
         _one_torch_thread()
+        from memory.kb_sections import added_documents
+
         store = connect(memory_uri)
-        # Reads only: the KB is loaded into memory by bootstrap through the single writer.
-        self.agent = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
+        self.store, self.memory_uri = store, memory_uri
+        # Reads only: the KB is loaded into memory by bootstrap through the single writer. Sections added through
+        # the admin route are followed as the index shows them (actors/agents/knowledge.py).
+        self.agent = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()),
+                                    added=lambda: added_documents(store))
         # Without this the first customers to reach a KB section paid for embedding its sentences (py-spy: the
         # replica's main cost; lookups 26.7 ms p50 in bench/turns.py, 21.9 ms warm). Ready means the cache is.
         self.agent.warm()
 
     async def answer(self, req: KnowledgeRequest):
         return await self.agent.answer(req)
+
+    async def add_section(self, section: Any, added_by: str):
+        """POST /v1/admin/kb/sections: the section embedded here (this replica has the model loaded) and written
+        through the knowledge group's single writer actor; every replica serves it from its next question."""
+        import asyncio
+
+        from memory.kb_sections import AddedSections
+        from memory.writer import RayWriter
+
+        added = AddedSections(self.store, RayWriter(self.memory_uri), self.agent.embedder)
+        out = await asyncio.to_thread(added.add, section, added_by=added_by)
+        self.agent.refresh()
+        return out
 
 
 @serve.deployment(name="Episodes")

@@ -31,13 +31,15 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     from actors.runtime.conversation_store import memory_backed
     from memory.embed import get_embedder
     from memory.experiments import experiment_variants
+    from memory.kb_sections import added_documents
     from memory.semantic import SemanticMemory
     from memory.store import connect
     from memory.writer import LocalWriter
 
     oss_bss = oss_bss or OssBss("demo")
     store = connect(memory_uri)
-    knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()))
+    knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()),
+                               added=lambda: added_documents(store))
     conversations, episodes = memory_backed(memory_uri), local_episodes(memory_uri)
     technical = TechnicalAgent(oss_bss, procedural_source(memory_uri), variants=experiment_variants(memory_uri))
     # The intent agent serves memory's active example set, as the Serve deployment does.

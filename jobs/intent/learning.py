@@ -26,6 +26,7 @@ from jobs.common.command import progress
 from jobs.common.episodes import read_ids, read_new
 from jobs.common.tables import local_writer
 from jobs.intent.evidence import cause_of, fix_of
+from jobs.intent.knowledge_gaps import learn_gaps
 from jobs.intent.openings import clarification_histogram, kb_gaps, merge_histograms, openings, thresholds
 from jobs.intent.phrasings import new_phrasings
 from jobs.playbooks.run_stats import run_row
@@ -127,6 +128,8 @@ def learn(memory_uri: str, *, engine: str = "local", with_examples: bool = True,
     episodes = read_new(store, JOB, watermark)
     new_mark, totals, done = _learn_batch(store, writer, episodes, watermark, totals, now_utc(), engine=engine,
                                           with_examples=with_examples, write_ledger=True)
+    # From the turns log, on its own watermark: a question no intent took opens no issue and leaves no episode.
+    done["knowledge_gaps"] = learn_gaps(store, writer)
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(report_markdown(totals))

@@ -152,6 +152,9 @@ class KnowledgeAnswer(Msg):
     mode: Mode = "offline"
     quotes: list[Quote] = []  # the answer sentence by sentence, each tied to its citation
     note: str | None = None  # a caveat appended to `answer`, e.g. that a cited document may be out of date
+    # How close the best retrieved section came (cosine), also when nothing was close enough to quote: the learning
+    # job reads it from the trace to find the questions the knowledge base does not answer.
+    best_score: float | None = None
 
 
 # ---- escalation -------------------------------------------------------------------------------------------

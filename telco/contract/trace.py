@@ -29,6 +29,16 @@ class MemoryHit(Body):
     score: float | None = None
 
 
+class KnowledgeLookup(Body):
+    """The question a turn put to the knowledge agent and how well the knowledge base answered it (the learning
+    job's knowledge-gap reports are built from these)."""
+
+    question: str
+    best_score: float | None = None  # cosine of the closest retrieved section; None: nothing retrieved
+    confident: bool
+    shown: bool  # the answer was part of the reply
+
+
 class LlmCall(Body):
     agent: str
     model: str
@@ -68,5 +78,6 @@ class TurnTrace(Body):
     playbook_step: str | None = None
     escalation_rule: str | None = None
     error: TurnError | None = None  # the turn's own handling failed; escalation_rule says whether a person took over
+    knowledge: KnowledgeLookup | None = None
     mode: Mode = "offline"
     latency_ms: float = 0
