@@ -87,7 +87,7 @@ def _ensure_auth_token() -> None:
         subprocess.run([_ray_bin(), "get-auth-token", "--generate"], check=True, capture_output=True)
 
 
-def start_head(dashboard_port: int, timeout_s: float = 90.0) -> dict[str, Any]:
+def start_head(dashboard_port: int, timeout_s: float = 90.0, port: int = GCS_PORT) -> dict[str, Any]:
     _ensure_auth_token()
     state_dir().mkdir(parents=True, exist_ok=True)
     log_path = state_dir() / "ray-head.log"
@@ -95,7 +95,7 @@ def start_head(dashboard_port: int, timeout_s: float = 90.0) -> dict[str, Any]:
     env["RAY_AUTH_MODE"] = "token"
     # Replicas import actors/, serve/, memory/ and telco/ from this checkout even when it is not pip-installed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
-    cmd = [_ray_bin(), "start", "--head", "--block", f"--port={GCS_PORT}", "--include-dashboard=true",
+    cmd = [_ray_bin(), "start", "--head", "--block", f"--port={port}", "--include-dashboard=true",
            "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", "--disable-usage-stats"]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -269,7 +269,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             started_earlier = {k: previous[k] for k in ("pid", "log") if k in previous}  # still ours to stop
     else:
         print("starting a local Ray head (ray start --head) ...")
-        started = start_head(args.dashboard_port)
+        started = start_head(args.dashboard_port, port=args.port)
         address = started["address"]
         write_state({"started_head": True, **started, "serve_url": settings.serve.url})
     try:
@@ -352,6 +352,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                       "else start one)")
     up.add_argument("--app", default=DEFAULT_APP, help=f"Serve application import path (default {DEFAULT_APP})")
     up.add_argument("--dashboard-port", type=int, default=8265)
+    up.add_argument("--port", type=int, default=GCS_PORT, help=f"the port of a head `up` starts (default {GCS_PORT})")
     up.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for /readyz")
     up.set_defaults(func=cmd_up)
 

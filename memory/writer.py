@@ -459,8 +459,10 @@ def get_writer_actor(uri: str, group: str, shard: tuple[int, int] | None = None,
     cls = _actor_class()
     if shard is not None and shard[1] > 1:
         options = {**options, "shard": shard}
+    from memory.placement import on_head_node
+
     return cls.options(name=actor_name(uri, group, shard), namespace=WRITER_NAMESPACE, lifetime="detached",
-                       get_if_exists=True).remote(uri, group, **options)
+                       get_if_exists=True, **on_head_node()).remote(uri, group, **options)
 
 
 def stop_writers(uri: str) -> list[str]:

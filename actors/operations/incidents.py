@@ -209,5 +209,7 @@ def incident_actor(memory_uri: str | None = None):
         def open_areas(self) -> list[str]:
             return self.book.open_areas()
 
+    from memory.placement import on_head_node
+
     return IncidentActor.options(name=INCIDENTS_NAME, namespace="telco", get_if_exists=True,
-                                 lifetime="detached").remote(memory_uri)
+                                 lifetime="detached", **on_head_node()).remote(memory_uri)

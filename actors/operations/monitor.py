@@ -373,5 +373,7 @@ def monitor_actor(memory_uri: str | None):
         def __init__(self, uri: str | None) -> None:
             super().__init__(uri, resource_use=cluster_cpu_use)
 
+    from memory.placement import on_head_node
+
     return MonitorActor.options(name=MONITOR_NAME, namespace=NAMESPACE, get_if_exists=True,
-                                lifetime="detached").remote(memory_uri)
+                                lifetime="detached", **on_head_node()).remote(memory_uri)
