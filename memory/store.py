@@ -293,6 +293,19 @@ TABLES: dict[str, TableSpec] = {
             btree=("incident_id", "opened_at"),
             bitmap=("status",),
         ),
+        TableSpec(
+            # actors/runtime/world_keeper.py: the simulated OSS/BSS world as of its last change (one row), so a
+            # restarted OssBss replica or cluster resumes it, hand-offs, account changes and outages included.
+            name="sandbox_world",
+            group="operations",
+            key="world_id",
+            schema=_schema(
+                _key("world_id"),
+                pa.field("world_json", Str, nullable=False),
+                pa.field("saved_at", Ts, nullable=False),
+            ),
+            btree=("world_id",),
+        ),
         # -- what the offline learning jobs keep (jobs/) ------------------------------------------------------
         TableSpec(
             name="job_state",

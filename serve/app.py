@@ -14,7 +14,7 @@ from telco.config import Settings, get_settings
 def build_app(settings: Settings | None = None, world: Any = "demo") -> serve.Application:
     settings = settings or get_settings()
     uri = settings.memory_uri
-    oss_bss = d.OssBssDeployment.options(**deployment_options("OssBss")).bind(world)
+    oss_bss = d.OssBssDeployment.options(**deployment_options("OssBss")).bind(world, uri)
     knowledge = d.KnowledgeDeployment.options(**deployment_options("Knowledge")).bind(uri)
     planner = d.PlannerDeployment.options(**deployment_options("Planner")).bind(
         d.IntentDeployment.options(**deployment_options("Intent")).bind(uri),

@@ -150,10 +150,12 @@ class EscalationDeployment:
 
 @serve.deployment(name="OssBss")
 class OssBssDeployment:
-    def __init__(self, world: Any = "demo") -> None:
+    def __init__(self, world: Any = "demo", memory_uri: str | None = None) -> None:
         from actors.runtime.oss_bss import OssBss
+        from actors.runtime.world_keeper import WorldKeeper
 
-        self.service = OssBss(world)
+        # Every change to the world is kept in memory, so a replica that replaces this one resumes it.
+        self.service = OssBss(world, keeper=WorldKeeper(memory_uri) if memory_uri else None)
 
     async def call_tool(self, *args: Any):
         return await self.service.call_tool(*args)

@@ -37,10 +37,20 @@ class Chaos(BaseModel):
 
 
 class OssBss:
-    def __init__(self, world: str | dict[str, Any] = "demo") -> None:
-        self.sandbox = _build(world)
+    def __init__(self, world: str | dict[str, Any] = "demo", keeper: Any = None) -> None:
+        """`keeper`: an actors.runtime.world_keeper.WorldKeeper that keeps every change to the world in memory; the
+        world it kept, if any, is where this service starts (a replaced replica, a restarted cluster)."""
+        self.keeper = keeper
+        kept = keeper.load() if keeper is not None else None
+        self.sandbox = Sandbox.from_json(kept) if kept else _build(world)
         self.chaos = Chaos()
         self.outbox = Outbox()  # writes held while their system is down (actors/runtime/outbox.py)
+
+    async def _kept(self, answer: Any) -> Any:
+        """`answer`, once the change that produced it is kept (reads change nothing and skip this)."""
+        if self.keeper is not None:
+            await self.keeper.keep(self.sandbox.dump_json)
+        return answer
 
     async def call_tool(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
                         idempotency_key: str | None = None) -> ToolOutcome:
@@ -63,17 +73,18 @@ class OssBss:
             error = None
         except TelcoError as err:
             result, error = None, err.to_dict()
-        return ToolOutcome(result=result, error=error,
-                           identity=Identity(verified_customer_id=port.verified_customer_id,
-                                             failed_attempts=port.failed_identity_attempts))
+        outcome = ToolOutcome(result=result, error=error,
+                              identity=Identity(verified_customer_id=port.verified_customer_id,
+                                                failed_attempts=port.failed_identity_attempts))
+        return outcome if name in TOOLS and TOOLS[name].kind == "read" else await self._kept(outcome)
 
     # ---- sandbox administration (admin API and the scripted customer) ------------------------------------
     async def load_world(self, spec: str | dict[str, Any]) -> dict[str, Any]:
         self.sandbox = _build(spec)
         self.outbox.clear()
         w = self.sandbox.world
-        return {"customers": len(w.customers), "lines": len(w.lines), "broadband": len(w.broadband),
-                "clock": w.clock.isoformat()}
+        return await self._kept({"customers": len(w.customers), "lines": len(w.lines), "broadband": len(w.broadband),
+                                 "clock": w.clock.isoformat()})
 
     async def dump_world(self) -> str:
         return self.sandbox.dump_json()
@@ -81,10 +92,10 @@ class OssBss:
     async def inject_fault(self, name: str, customer_id: str, service_id: str | None = None,
                            params: dict[str, Any] | None = None) -> dict[str, Any]:
         inject_fault(self.sandbox, name, customer_id, service_id, **(params or {}))
-        return {"fault": name, "customer_id": customer_id, "service_id": service_id}
+        return await self._kept({"fault": name, "customer_id": customer_id, "service_id": service_id})
 
     async def apply_customer_step(self, step_id: str, customer_id: str, service_id: str | None = None) -> dict[str, Any]:
-        return apply_customer_step(self.sandbox, step_id, customer_id, service_id)
+        return await self._kept(apply_customer_step(self.sandbox, step_id, customer_id, service_id))
 
     async def catalogue(self) -> dict[str, Any]:
         return {
@@ -100,7 +111,7 @@ class OssBss:
     async def set_chaos(self, chaos: dict[str, Any]) -> dict[str, Any]:
         self.chaos = Chaos.model_validate(chaos)
         applied = await self.outbox.release(lambda system: system not in self.chaos.unavailable, self._apply_queued)
-        return {**self.chaos.model_dump(), "queued_writes_applied": applied}
+        return await self._kept({**self.chaos.model_dump(), "queued_writes_applied": applied})
 
     async def _apply_queued(self, write: QueuedWrite) -> dict[str, Any]:
         outcome = await self._run(write.conversation_id, write.identity, write.tool, write.args,
@@ -110,7 +121,7 @@ class OssBss:
     async def restore_area(self, area_id: str) -> dict[str, Any]:
         from telco.sandbox.recovery import restore_area
 
-        return restore_area(self.sandbox, area_id)
+        return await self._kept(restore_area(self.sandbox, area_id))
 
     async def handoffs(self, op: str, *args: Any) -> Any:
         """The handoff queue: op is list, get, claim, check_holder or resolve (telco/sandbox/handoff_queue.py)."""
@@ -120,7 +131,8 @@ class OssBss:
               "check_holder": handoff_queue.check_holder, "resolve": handoff_queue.resolve_handoff}.get(op)
         if fn is None:
             raise InvalidInput(f"unknown handoff operation {op!r}")
-        return fn(self.sandbox, *args).model_dump(mode="json")
+        answer = fn(self.sandbox, *args).model_dump(mode="json")
+        return await self._kept(answer) if op in ("claim", "resolve") else answer
 
 
 def _build(spec: str | dict[str, Any]) -> Sandbox:
