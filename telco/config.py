@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from telco.contract.limits import MAX_MESSAGE_CHARS
+from telco.contract.trace import RouteSetting
 from telco.data import LLM_PRICES_FILE
 from telco.errors import InvalidInput
 
@@ -133,6 +134,8 @@ class MemoryS3(BaseModel):
 
 LlmRole = Literal["planner", "intent", "technical", "knowledge", "dialogue", "escalation"]
 LLM_ROLES: tuple[str, ...] = ("planner", "intent", "technical", "knowledge", "dialogue", "escalation")
+# Replies an operator may want the model to word in hybrid mode (telco/data/routing.yaml says what each means).
+WordingOccasion = Literal["handoff", "closing", "knowledge", "refusal", "clarify", "every_reply"]
 DEFAULT_PRICES_FILE = LLM_PRICES_FILE
 
 
@@ -187,6 +190,10 @@ class AnthropicSettings(BaseModel):
     budget: LlmBudget = LlmBudget()
     breaker: BreakerSettings = BreakerSettings()
     prices_file: Path = DEFAULT_PRICES_FILE
+    # offline | hybrid | llm (actors/planner/route.py); unset: hybrid with an API key, offline without one
+    mode: RouteSetting | None = None
+    # hybrid mode: the replies the model words whatever else the turn needs; unset: telco/data/routing.yaml's list
+    model_wording: list[WordingOccasion] | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -230,6 +237,10 @@ class Settings(BaseSettings):
     def _anthropic_key(self) -> "Settings":
         if self.anthropic.api_key is None and self.anthropic_api_key_fallback is not None:
             self.anthropic = self.anthropic.model_copy(update={"api_key": self.anthropic_api_key_fallback})
+        if self.anthropic.mode in ("hybrid", "llm") and self.anthropic.api_key is None:
+            # Said at start-up: a deployment asked for the model would otherwise run offline without a word.
+            raise ValueError(f"TELCO_ANTHROPIC__MODE={self.anthropic.mode} needs an API key "
+                             "(TELCO_ANTHROPIC__API_KEY or ANTHROPIC_API_KEY); set one, or use mode offline")
         return self
 
     @model_validator(mode="after")
@@ -249,8 +260,11 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def mode(self) -> Literal["offline", "llm"]:
-        return "offline" if self.anthropic.api_key is None else "llm"
+    def mode(self) -> RouteSetting:
+        """Which path answers turns: the setting, else hybrid when an API key is set and offline without."""
+        if self.anthropic.mode is not None:
+            return self.anthropic.mode
+        return "offline" if self.anthropic.api_key is None else "hybrid"
 
     @property
     def using_dev_keys(self) -> bool:

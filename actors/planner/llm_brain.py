@@ -18,8 +18,8 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Literal
 
 from actors.planner.conversation import ConversationState
 from actors.planner.llm_context import (
@@ -74,12 +74,20 @@ class LlmTurn:
 
 
 class ClaudeBrain:
+    """`mode`: "llm" (the model reads every new message and words every reply) or "hybrid" (actors/planner/route.py:
+    the deterministic path answers when it is sure). A deployment's brain gets the mode setting (brain_from_settings:
+    hybrid unless set); one built directly, as prompt evaluation does, calls the model on every turn.
+    `wording`: in hybrid mode, the occasions whose reply the model words (None: telco/data/routing.yaml's list)."""
+
     def __init__(self, client: LlmClient, prompts: Callable[[str], str] | None = None,
-                 episodes: EpisodeExamples | None = None, limits: LlmBudget | None = None) -> None:
+                 episodes: EpisodeExamples | None = None, limits: LlmBudget | None = None,
+                 mode: Literal["hybrid", "llm"] = "llm", wording: Iterable[str] | None = None) -> None:
         self.client = client
         self.prompts = prompts or RolePrompts()
         self.episodes = episodes
         self.limits = limits or client.settings.budget
+        self.mode = mode
+        self.wording = tuple(wording) if wording is not None else None
 
     async def aclose(self) -> None:
         """Close the model client's connections (its owner calls this when it shuts down)."""
@@ -190,9 +198,10 @@ def awaits_answer(state: ConversationState) -> bool:
 
 def brain_from_settings(settings: Any, memory_uri: str | None = None, *, episodes: EpisodeExamples | None = None,
                         http_client: Any = None) -> ClaudeBrain | None:
-    """The Claude path when an API key is configured; None (offline mode, exactly as without this module) if not."""
+    """The Claude path in the configured mode (hybrid or llm); None in offline mode (no API key, or the mode set to
+    offline): exactly as without this module."""
     anthropic = settings.anthropic
-    if anthropic.api_key is None:
+    if anthropic.api_key is None or settings.mode == "offline":
         return None
     registry = None
     if memory_uri is not None:
@@ -202,4 +211,5 @@ def brain_from_settings(settings: Any, memory_uri: str | None = None, *, episode
 
         store = connect(memory_uri)
         registry = PromptRegistry(store, LocalWriter(store))
-    return ClaudeBrain(LlmClient(anthropic, http_client=http_client), RolePrompts(registry), episodes)
+    return ClaudeBrain(LlmClient(anthropic, http_client=http_client), RolePrompts(registry), episodes,
+                       mode=settings.mode, wording=anthropic.model_wording)

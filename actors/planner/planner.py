@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from actors.agents.escalation import called_for_rules
+from actors.planner import route
 from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, Issue, TurnRecord
 from actors.planner.replay import commit_once, replayed
 from actors.planner.turn import TurnBuilder
@@ -36,7 +37,6 @@ from telco.contract.messages import (
     Entities,
     EscalationDecision,
     EscalationFacts,
-    IntentRequest,
     IntentResult,
     KnowledgeRequest,
     Reply,
@@ -137,7 +137,7 @@ class Planner:
             return again  # sent again after a lost answer: the turn it already made
         seq = state.turns + 1
         turn = TurnBuilder(conversation_id, seq, principal)
-        turn.llm = self.llm.begin(state, seq) if self.llm is not None else None
+        turn.llm = route.begin(self.llm, state, seq, turn)  # the Claude path's turn; None offline
         if state.status == "handed_off":
             turn.parts.handoff = EscalationDecision(escalate=True, rule="already_with_person",
                                                     reason=state.handoff.reason if state.handoff else "",
@@ -172,7 +172,7 @@ class Planner:
         try:
             reply = await self._agent(turn, "dialogue", self.dialogue.compose, turn.parts)
             if turn.llm is not None:
-                reply = await self._llm_reply(state, body, turn, reply)
+                reply = await route.write(self, state, body, turn, reply)
             return reply
         except Exception as exc:  # noqa: BLE001 - a reply that cannot be written still ends the turn with a person
             if turn.trace.error is not None:
@@ -217,12 +217,8 @@ class Planner:
 
     async def _progress(self, state: ConversationState, body: MessageIn, turn: TurnBuilder) -> None:
         pending = self._pending(state)
-        if turn.llm is not None and pending is None and not state.clarifying:
-            # The model's first call takes hundreds of milliseconds: the help pages are read meanwhile (without
-            # the intent's boost, which is not known yet), so knowledge never lengthens a Claude-path turn.
-            turn.early_knowledge = (body.text, asyncio.create_task(self._agent(
-                turn, "knowledge", self.knowledge.answer, KnowledgeRequest(question=body.text))))
-        understood: IntentResult = await self._understand(state, body, turn, pending)
+        # Read by the classifier or the model: the mode setting and the hybrid rules decide (route.py)
+        understood: IntentResult = await route.understand(self, state, body, turn, pending)
         turn.understood(understood)
         if state.identity.verified_customer_id is None:
             # Details of who they are the customer gives along the way (a number in the first message) are kept
@@ -476,20 +472,7 @@ class Planner:
         if decision.rule:
             turn.informed.append(decision.rule)  # the customer is told why a person takes over
 
-    # ---- the Claude path (actors/planner/llm_brain.py): the model proposes, code disposes ------------------------
-    async def _understand(self, state: ConversationState, body: MessageIn, turn: TurnBuilder,
-                          pending: Any) -> IntentResult:
-        if turn.llm is not None and not reports_step(pending, body):
-            started = time.perf_counter()
-            understood = await self.llm.understand(turn.llm, state, body)
-            if turn.llm.examples_ms is not None:
-                turn.episodes(turn.llm.examples, turn.llm.examples_ms)
-            turn.agent("planner", (time.perf_counter() - started) * 1000, 1, "llm" if understood else "degraded")
-            if understood is not None and (understood.intents or pending is not None):
-                return understood  # else the model found no intent where one is needed: the classifier reads it
-        return await self._agent(turn, "intent", self.intent.classify, IntentRequest(
-            text=body.text, conversation_id=state.conversation_id, read_intents=pending is None))
-
+    # ---- the Claude path (actors/planner/llm_brain.py, route.py): the model proposes, code disposes ---------------
     async def _dispose_proposal(self, state: ConversationState, turn: TurnBuilder) -> bool:
         """True when the proposal handed the conversation to a person (nothing else moves this turn)."""
         from actors.planner.dispose import dispose
@@ -501,15 +484,6 @@ class Planner:
             await self._hand_over(state, done.handoff, turn)
             return True
         return False
-
-    async def _llm_reply(self, state: ConversationState, body: MessageIn, turn: TurnBuilder, draft: Any) -> Any:
-        started = time.perf_counter()
-        meta = {"mode": turn.llm.mode, "status": state.status,
-                "intents": [i.model_dump(mode="json") for i in (turn.intents.intents if turn.intents else [])]}
-        reply = await self.llm.write_reply(turn.llm, turn.parts, draft, body, meta)
-        turn.agent("dialogue", (time.perf_counter() - started) * 1000, 1, reply.mode)
-        self.llm.finish(turn.llm, state, turn.trace)
-        return reply
 
     # ---- plumbing --------------------------------------------------------------------------------------
     async def _agent(self, turn: TurnBuilder, name: str, method: Any, request: Any) -> Any:
@@ -543,13 +517,6 @@ def identity_details(entities: Entities) -> dict[str, str]:
     if len(full) == 1:
         given["full_name"] = full[0]
     return given
-
-
-def reports_step(pending: Any, body: MessageIn) -> bool:
-    """The message carries the result of the customer step we asked for. The flow reads the observation and picks
-    what comes next, so there is nothing for a model to plan: such a turn makes one model call, the reply."""
-    return (pending is not None and pending.kind == "customer_step"
-            and any(r.step_id == pending.id for r in body.step_results))
 
 
 async def _settle(turn: TurnBuilder) -> None:

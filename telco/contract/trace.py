@@ -67,6 +67,21 @@ class TurnError(Body):
     message: str
 
 
+RouteSetting = Literal["offline", "hybrid", "llm"]
+
+
+class RouteTrace(Body):
+    """Which path answered the turn and why (actors/planner/route.py): the deterministic brains alone, or the model
+    for reading the message and/or for wording the reply. `reason` names the rule, e.g. confident_single_intent,
+    step_result, identity_answer, low_confidence, multi_intent, complaint, emotional, uncovered_question."""
+
+    setting: RouteSetting  # the mode setting the turn ran under
+    path: Literal["deterministic", "model"]  # model: the model was asked for part of this turn
+    reason: str
+    understood_by: Literal["code", "model"] = "code"
+    written_by: Literal["code", "model"] = "code"
+
+
 class TurnTrace(Body):
     agents: list[AgentTrace] = []
     tools: list[ToolTrace] = []
@@ -79,5 +94,6 @@ class TurnTrace(Body):
     escalation_rule: str | None = None
     error: TurnError | None = None  # the turn's own handling failed; escalation_rule says whether a person took over
     knowledge: KnowledgeLookup | None = None
+    route: RouteTrace | None = None
     mode: Mode = "offline"
     latency_ms: float = 0

@@ -62,7 +62,7 @@ def test_environment_overrides_nested_groups(monkeypatch):
     assert s.memory_uri == "s3://bucket/memory"
     assert s.limits.rate_per_minute == 1200 and s.limits.max_message_chars == 500
     assert s.serve.port == 8123 and s.serve.url == "http://127.0.0.1:8123"
-    assert s.mode == "llm"
+    assert s.mode == "hybrid"  # a key and no mode set: deterministic first, the model where it adds value
     assert "sk-test" not in repr(s)  # secrets stay out of logs
 
 

@@ -50,10 +50,31 @@ def test_anthropic_api_key_is_honoured_and_the_telco_variable_wins(monkeypatch):
     assert load_settings().mode == "offline"
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-from-anthropic-var")
     s = load_settings()
-    assert s.mode == "llm" and s.anthropic.api_key.get_secret_value() == "sk-from-anthropic-var"
+    assert s.mode == "hybrid" and s.anthropic.api_key.get_secret_value() == "sk-from-anthropic-var"
     assert "sk-from-anthropic-var" not in repr(s) and "anthropic_api_key_fallback" not in s.model_dump()
     monkeypatch.setenv("TELCO_ANTHROPIC__API_KEY", "sk-from-telco-var")
     assert load_settings().anthropic.api_key.get_secret_value() == "sk-from-telco-var"
+
+
+def test_the_mode_is_hybrid_with_a_key_offline_without_and_a_bad_value_is_named(monkeypatch):
+    monkeypatch.setenv("TELCO_ANTHROPIC__MODE", "clever")
+    with pytest.raises(InvalidInput, match=r"TELCO_ANTHROPIC__MODE \(anthropic.mode\): Input should be 'offline', "
+                                           r"'hybrid' or 'llm'"):
+        load_settings()
+    monkeypatch.setenv("TELCO_ANTHROPIC__MODE", "llm")
+    with pytest.raises(InvalidInput, match="TELCO_ANTHROPIC__MODE=llm needs an API key"):
+        load_settings()
+    monkeypatch.setenv("TELCO_ANTHROPIC__API_KEY", "sk-test")
+    assert load_settings().mode == "llm"
+    monkeypatch.setenv("TELCO_ANTHROPIC__MODE", "offline")
+    assert load_settings().mode == "offline"  # a key alone does not call the model
+    monkeypatch.delenv("TELCO_ANTHROPIC__MODE")
+    monkeypatch.setenv("TELCO_ANTHROPIC__MODEL_WORDING", '["handoff", "closing"]')
+    s = load_settings()
+    assert s.mode == "hybrid" and s.anthropic.model_wording == ["handoff", "closing"]
+    monkeypatch.setenv("TELCO_ANTHROPIC__MODEL_WORDING", '["poetry"]')
+    with pytest.raises(InvalidInput, match=r"TELCO_ANTHROPIC__MODEL_WORDING \(anthropic.model_wording.0\)"):
+        load_settings()
 
 
 def test_an_unknown_role_is_a_typed_error():
