@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {"bench": "claude_path", "model": "loopback scripted (not Claude)",
                                "delay_ms": args.delay_ms, "machine": machine(), "load_at_start": _load()}
     with tempfile.TemporaryDirectory(prefix="bench-claude-") as uri, serve_loopback(api) as base_url:
-        env = {**APP_ENV, "TELCO_ANTHROPIC__API_KEY": "sk-loopback-bench", "TELCO_ANTHROPIC__BASE_URL": base_url}
+        # llm mode: the turns timed here make the model's two calls (bench/cost.py compares the modes)
+        env = {**APP_ENV, "TELCO_ANTHROPIC__API_KEY": "sk-loopback-bench", "TELCO_ANTHROPIC__BASE_URL": base_url,
+               "TELCO_ANTHROPIC__MODE": "llm"}
         started = time.perf_counter()
         with local_app(uri, env) as url:
             _log(f"app ready at {url} after {time.perf_counter() - started:.1f} s")

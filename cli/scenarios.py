@@ -78,6 +78,7 @@ def _api_runner_scripted_model(args: argparse.Namespace) -> Iterator[Callable]:
     with tempfile.TemporaryDirectory(prefix="telco-api-") as tmp, serve_loopback(api) as base_url, \
             local_app(args.memory_uri or tmp, {"TELCO_ANTHROPIC__API_KEY": "sk-scripted-competent",
                                                "TELCO_ANTHROPIC__BASE_URL": base_url,
+                                               "TELCO_ANTHROPIC__MODE": args.mode,
                                                "TELCO_LIMITS__RATE_PER_MINUTE": "100000",
                                                "OMP_NUM_THREADS": "1"}) as url:
         settings = get_settings()
@@ -160,6 +161,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--model", choices=["none", "scripted-competent"], default="none",
                      help="api runner: scripted-competent starts a fresh app with the Claude path on, its Messages "
                           "API a loopback model that answers from the scenario labels (wiring check, not Claude)")
+    run.add_argument("--mode", choices=["llm", "hybrid"], default="llm",
+                     help="with --model scripted-competent: the model on every turn (llm) or where it adds value")
     run.add_argument("--model-delay-ms", type=float, default=0.0,
                      help="with --model scripted-competent: how long the loopback model takes per request")
     run.add_argument("--suite", choices=["own", "compound"], default="own",

@@ -53,6 +53,7 @@ def app(tmp_path_factory, model):
     uri = str(tmp_path_factory.mktemp("memory"))
     env = {"TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1",
            "TELCO_ANTHROPIC__API_KEY": "sk-scripted-test", "TELCO_ANTHROPIC__BASE_URL": model["url"],
+           "TELCO_ANTHROPIC__MODE": "llm",  # these tests are about the model's two calls (hybrid: route.py tests)
            "TELCO_ANTHROPIC__BREAKER__FAILURES": "2", "TELCO_ANTHROPIC__BREAKER__OPEN_S": "600"}
     with local_app(uri, env) as url, httpx.Client(base_url=url, timeout=60) as http:
         yield {"url": url, "http": http}
