@@ -15,12 +15,10 @@ from telco.data import INTENT_CALIBRATION_FILE, PROMPTS_DIR
 def memory_bootstrap(settings: Any) -> str:
     from memory.embed import get_embedder
     from memory.graph import KnowledgeGraph
-    from memory.intent_sets import publish_catalogue
     from memory.procedural import ProceduralMemory
     from memory.semantic import SemanticMemory
     from memory.store import connect
     from memory.writer import LocalWriter
-    from telco.intents import load_intents
 
     store = connect(settings.memory_uri)
     writer = LocalWriter(store)
@@ -29,6 +27,18 @@ def memory_bootstrap(settings: Any) -> str:
     chunks = SemanticMemory(store, writer, embedder, graph).ingest()
     facts = graph.load_seed()
     playbooks = ProceduralMemory(store, writer).load_playbooks()
+    examples, published = load_intent_examples(store, writer, embedder)
+    prompts = load_role_prompts(store, writer)
+    return (f"{chunks} KB chunks, {facts} graph facts, {len(playbooks)} new playbook versions, "
+            f"{examples} intent examples{' (example set v1)' if published else ''}, {prompts} new role prompts")
+
+
+def load_intent_examples(store: Any, writer: Any, embedder: Any) -> tuple[int, bool]:
+    """The catalogue's examples into `intent_examples` (what learning compares new phrasings with) and, on a memory
+    with no example set yet, as the served set v1 with the calibration fitted on them (memory/intent_sets.py)."""
+    from memory.intent_sets import publish_catalogue
+    from telco.intents import load_intents
+
     examples = [(spec.id, text) for spec in load_intents().values() for text in spec.examples]
     vectors = embedder.embed([t for _, t in examples])
     writer.upsert("intent_examples", [
@@ -36,9 +46,7 @@ def memory_bootstrap(settings: Any) -> str:
          "vector": v.tolist()}
         for n, ((intent, text), v) in enumerate(zip(examples, vectors))])
     published = publish_catalogue(store, writer, examples, yaml.safe_load(INTENT_CALIBRATION_FILE.read_text()))
-    prompts = load_role_prompts(store, writer)
-    return (f"{chunks} KB chunks, {facts} graph facts, {len(playbooks)} new playbook versions, "
-            f"{len(examples)} intent examples{' (example set v1)' if published else ''}, {prompts} new role prompts")
+    return len(examples), published is not None
 
 
 def load_role_prompts(store: Any, writer: Any) -> int:

@@ -19,8 +19,8 @@ from actors.agents.intent import Calibration, IntentAgent
 from actors.agents.intent_eval import NEAR_DUPLICATE, fit
 from memory.intent_sets import IntentSet, IntentSets
 from memory.store import MemoryStore
-from telco.contract.messages import IntentRequest
 from telco.errors import NotFound
+from telco.nlu import calibration as cal
 
 Labelled = tuple[str, str]  # (text, intent)
 
@@ -58,13 +58,16 @@ def candidate_examples(active: IntentSet, learned: Sequence[tuple[str, str]]) ->
 
 
 async def accuracy(agent: IntentAgent, messages: Sequence[Labelled]) -> float:
-    """Top-1 accuracy of the agent's whole-message reading (what the planner acts on)."""
+    """Top-1 accuracy of the whole-message reading, the main intent the planner acts on (IntentAgent.classify's
+    first intent), read in one batch: the vectors are shared by every agent of the process."""
     if not messages:
         return 0.0
-    right = 0
-    for text, want in messages:
-        result = await agent.classify(IntentRequest(text=text))
-        right += bool(result.intents) and result.intents[0].intent == want
+    brain = await agent._ready()
+    vectors = await agent._embed_cached([t for t, _ in messages])
+    probs = cal.probabilities(brain.index.scores(vectors), brain.calibration.temperature,
+                              brain.calibration.none_score)
+    top = probs[:, :len(brain.index.intents)].argmax(axis=1)
+    right = sum(brain.index.intents[a] == want for a, (_, want) in zip(top, messages))
     return round(right / len(messages), 4)
 
 
@@ -95,9 +98,13 @@ async def gate(base: IntentSet, examples: list[tuple[str, str]], held_out: Seque
                          "dev_log_loss": calibration.metrics.get("dev_log_loss")}
 
 
-def publish(store: MemoryStore, writer: Any, *, held_out: Sequence[Labelled] | None = None,
-            extra_examples: Sequence[tuple[str, str]] = (), embedder: Any = None) -> dict[str, Any]:
+def publish(store: MemoryStore, writer: Any, **options: Any) -> dict[str, Any]:
     """Build, gate and (when it reads no worse) activate a new example set. Returns the decision."""
+    return asyncio.run(apublish(store, writer, **options))
+
+
+async def apublish(store: MemoryStore, writer: Any, *, held_out: Sequence[Labelled] | None = None,
+                   extra_examples: Sequence[tuple[str, str]] = (), embedder: Any = None) -> dict[str, Any]:
     sets = IntentSets(store, writer)
     try:
         base = sets.active()
@@ -108,7 +115,7 @@ def publish(store: MemoryStore, writer: Any, *, held_out: Sequence[Labelled] | N
     if not added:
         return {"decision": "nothing_new", "active_version": base.version, "learned": len(learned)}
     messages = held_out_messages() if held_out is None else list(held_out)
-    calibration, measured = asyncio.run(gate(base, examples, messages, embedder=embedder))
+    calibration, measured = await gate(base, examples, messages, embedder=embedder)
     promote = measured["held_out"] > 0 and measured["accuracy_after"] >= measured["accuracy_before"]
     decision = "promoted" if promote else "refused"
     metrics = {**measured, "decision": decision, "base_version": base.version, "added": added}
