@@ -19,6 +19,7 @@ from typing import Any, Callable
 from actors.agents.escalation import called_for_rules
 from actors.planner import route
 from actors.planner.conversation import ConversationState, ConversationStore, EpisodeSink, Issue, TurnRecord
+from actors.planner.privacy import Privacy
 from actors.planner.replay import commit_once, replayed
 from actors.planner.turn import TurnBuilder
 from actors.runtime.oss_bss import RemoteToolPort
@@ -87,6 +88,7 @@ class Planner:
         self.store, self.episodes, self.clock = store, episodes, clock
         self.llm = llm  # actors.planner.llm_brain.ClaudeBrain when an API key is configured; None: offline
         self.ops = ops  # actors.operations.turn_hooks.Operations: area incidents, metrics, the monitor
+        self.privacy = Privacy(oss_bss)  # other customers' identifiers out of model requests and the turns log
         self._background: set[asyncio.Task] = set()
 
     # ---- conversations ---------------------------------------------------------------------------------
@@ -135,6 +137,9 @@ class Planner:
         state = await self._load(principal, conversation_id)
         if (again := await replayed(self.store, state, body)) is not None:
             return again  # sent again after a lost answer: the turn it already made
+        # Once verified, other customers' identifiers in the message serve no purpose: no agent, model, trace or log
+        # of this turn sees them.
+        body = await self.privacy.message(state, body)
         seq = state.turns + 1
         turn = TurnBuilder(conversation_id, seq, principal)
         turn.llm = route.begin(self.llm, state, seq, turn)  # the Claude path's turn; None offline

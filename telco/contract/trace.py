@@ -15,6 +15,17 @@ class ToolTrace(Body):
     error: str | None = None
 
 
+class Refusal(Body):
+    """Something proposed this turn that code would not do: which tool, the rule that said no, and why in words.
+    Arguments naming another customer's records are not kept (the trace is read by people and stored)."""
+
+    source: Literal["model"] = "model"  # who proposed it: the planner's model (flows' refusals are in `tools`)
+    kind: Literal["read", "write"]
+    tool: str
+    rule: str  # a policy rule ("goodwill_credit.max_per_credit", "identity.own_records_only") or a disposal rule
+    reason: str
+
+
 class AgentTrace(Body):
     agent: str
     ms: float
@@ -85,6 +96,7 @@ class RouteTrace(Body):
 class TurnTrace(Body):
     agents: list[AgentTrace] = []
     tools: list[ToolTrace] = []
+    refusals: list[Refusal] = []  # the model's proposals code refused (actors/planner/dispose.py)
     memory_hits: list[MemoryHit] = []
     llm_calls: list[LlmCall] = []
     llm_sequential_calls: int = 0  # LLM requests on the turn's critical path (one after another)
