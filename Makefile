@@ -18,7 +18,7 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # Starts Ray and the app (left running: `telco down` stops them), plays the dropping-internet scenario over HTTP
 # turn by turn, then prints the URLs of the API docs, the Ray dashboard and the web screens (chat, desk, ops).

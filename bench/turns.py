@@ -2,7 +2,7 @@
 disk, the real embedding model), offline mode.
 
 Usage: python bench/turns.py [--url http://127.0.0.1:8000] [--turns 200] [--clients 32] [--duration 30]
-Without --url it starts its own local Ray cluster and the app (the way tests/integration/test_api_e2e.py does) and
+Without --url it starts its own local Ray cluster and the app (the way tests/integration/live/test_api_e2e.py does) and
 shuts both down at the end. A "turn" is one POST /v1/conversations/{id}/messages from a customer-channel key, so the
 channel has already verified the customer. Creating conversations and doing customer steps on the simulated device
 (admin sandbox endpoint) are the customer's side of the conversation: they are sent but not timed as turns.

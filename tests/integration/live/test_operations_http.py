@@ -3,50 +3,19 @@ the handoff round trip, an area outage with ten customers, alerts from an inject
 and the turn metrics on the Ray metrics endpoint. Offline mode."""
 from __future__ import annotations
 
-import json
 import time
-from collections import defaultdict
 
 import httpx
 import pytest
 
 ray = pytest.importorskip("ray")
 
+from live_kit import ADMIN, C1001, OPS, OUTAGE_AFFECTED, OUTAGE_CUSTOMERS, OUTAGE_SEED, outage_customers, outage_key  # noqa: E402
+
 from actors.operations.monitor import MonitorConfig  # noqa: E402
 from memory.store import connect  # noqa: E402
-from telco.sandbox.generator import generate_world  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-ADMIN, OPS, C1001 = "dev-admin-key", "dev-operations-key", "dev-customer-c1001-key"
-SEED, CUSTOMERS = 7, 300
-AFFECTED = 10
-
-
-def outage_customers() -> tuple[str, list[str]]:
-    """Ten active customers on one access node of the generated world, living in the node's area."""
-    world = generate_world(SEED, customers=CUSTOMERS)
-    by_node: dict[str, list[str]] = defaultdict(list)
-    for b in world.broadband.values():
-        c = world.customers[b.customer_id]
-        if c.address.area_id == b.area_id and c.status == "active" and b.customer_id not in by_node[b.access_node_id]:
-            by_node[b.access_node_id].append(b.customer_id)
-    node, customers = max(by_node.items(), key=lambda kv: len(kv[1]))
-    return world.access_nodes[node].area_id, customers[:AFFECTED]
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    from serve.local_app import local_app
-
-    _, customers = outage_customers()
-    keys = [{"key": ADMIN, "role": "admin", "name": "admin"}, {"key": OPS, "role": "operations", "name": "ops"},
-            {"key": C1001, "role": "customer", "name": "c1001", "customer_id": "C1001"}]
-    keys += [{"key": f"key-{c.lower()}", "role": "customer", "name": c.lower(), "customer_id": c} for c in customers]
-    uri = str(tmp_path_factory.mktemp("memory"))
-    env = {"TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1", "TELCO_API_KEYS": json.dumps(keys)}
-    with local_app(uri, env) as url:
-        yield {"url": url, "uri": uri}
 
 
 def h(key: str) -> dict[str, str]:
@@ -133,14 +102,15 @@ def test_a_transfer_while_ticketing_is_down_still_reaches_a_person(app, http):
 # ---- an area outage ---------------------------------------------------------------------------------------------
 def test_area_outage_with_ten_customers(app, http):
     area, customers = outage_customers()
-    ok(http.post("/v1/admin/sandbox/world", headers=h(ADMIN), json={"seed": SEED, "customers": CUSTOMERS}))
+    ok(http.post("/v1/admin/sandbox/world", headers=h(ADMIN), json={"seed": OUTAGE_SEED,
+                                                                       "customers": OUTAGE_CUSTOMERS}))
     ok(http.post("/v1/admin/sandbox/faults", headers=h(ADMIN),
                  json={"name": "access_node_outage", "customer_id": customers[0]}))
-    outs = [say(http, f"key-{c.lower()}", "my internet keeps dropping all the time")[1] for c in customers]
+    outs = [say(http, outage_key(c), "my internet keeps dropping all the time")[1] for c in customers]
 
     told = [i for i, o in enumerate(outs) if "area_incident" in o["informed"]]
     opened_by = 2  # the third report within the window opens it (telco/data/incidents.yaml min_customers: 3)
-    assert told == list(range(opened_by, AFFECTED)), [o["reply"][:80] for o in outs]
+    assert told == list(range(opened_by, OUTAGE_AFFECTED)), [o["reply"][:80] for o in outs]
     for o in outs[opened_by + 1:]:
         assert "network problem in your area" in o["reply"][:200]  # told at the start of the reply
         assert {t["name"] for t in o["trace"]["tools"]} == {"get_customer_details", "get_network_status"}
@@ -156,7 +126,7 @@ def test_area_outage_with_ten_customers(app, http):
     closed = ok(http.get("/v1/ops/incidents", headers=h(OPS)))
     assert [(i["incident_id"], i["status"]) for i in closed] == [(inc["incident_id"], "closed")]
     # After recovery a customer of the area is troubleshot as usual again.
-    _, later = say(http, f"key-{customers[0].lower()}", "my internet keeps dropping")
+    _, later = say(http, outage_key(customers[0]), "my internet keeps dropping")
     assert "area_incident" not in later["informed"] and later["trace"]["playbook"]
 
 

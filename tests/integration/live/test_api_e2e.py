@@ -18,16 +18,7 @@ from telco.scenarios.report import summarise  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
-ADMIN, OPS, C1001 = "dev-admin-key", "dev-operations-key", "dev-customer-c1001-key"
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    from serve.local_app import local_app
-
-    uri = str(tmp_path_factory.mktemp("memory"))
-    with local_app(uri, {"TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1"}) as url:
-        yield {"url": url, "uri": uri}
+from live_kit import ADMIN, C1001, OPS  # noqa: E402
 
 
 def h(key: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ customer watches, /ops shows the turns and an alert a planted fault raised, cust
 a customer key is refused the operator screens. Screenshots go to docs/screenshots/ (the README shows them)."""
 from __future__ import annotations
 
-import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 sync_api = pytest.importorskip("playwright.sync_api")
+
+from live_kit import ADMIN, C1001, OPS  # noqa: E402
 
 from telco.models import World  # noqa: E402
 from telco.sandbox import observe  # noqa: E402
@@ -27,22 +28,9 @@ CHROMIUM = "/usr/bin/chromium"
 # Headless, no sandbox (CI runs as root), and nothing that reaches the network on its own.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-ADMIN, OPS, C1001 = "dev-admin-key", "dev-operations-key", "dev-customer-c1001-key"
+SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 MARKUP = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> is this safe?'
 TURN_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    from serve.local_app import local_app
-
-    if os.environ.get("TELCO_WEB_TEST_URL"):  # an app already running (iterating on the pages): reuse it
-        yield {"url": os.environ["TELCO_WEB_TEST_URL"], "uri": None}
-        return
-    uri = str(tmp_path_factory.mktemp("memory"))
-    with local_app(uri, {"TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1"}) as url:
-        yield {"url": url, "uri": uri}
 
 
 @pytest.fixture(scope="module")
