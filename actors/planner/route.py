@@ -152,7 +152,7 @@ async def understand(planner: Any, state: ConversationState, body: MessageIn, tu
         turn.early_knowledge = (body.text, asyncio.create_task(planner._agent(
             turn, "knowledge", planner.knowledge.answer, request)))
     started = time.perf_counter()
-    understood = await brain.understand(turn.llm, state, await for_model(planner, state, body))
+    understood = await brain.understand(turn.llm, state, body)
     if turn.llm.examples_ms is not None:
         turn.episodes(turn.llm.examples, turn.llm.examples_ms)
     turn.agent("planner", (time.perf_counter() - started) * 1000, 1, "llm" if understood else "degraded")
@@ -160,12 +160,6 @@ async def understand(planner: Any, state: ConversationState, body: MessageIn, tu
         return understood
     # The model failed, or found no intent where one is needed: the classifier's reading stands.
     return classified if classified is not None else await classify(planner, state, body, turn, pending)
-
-
-async def for_model(planner: Any, state: ConversationState, body: MessageIn) -> MessageIn:
-    """The message as a model may read it: other customers' identifiers scrubbed (actors/planner/privacy.py)."""
-    privacy = getattr(planner, "privacy", None)
-    return await privacy.message(state, body) if privacy is not None else body
 
 
 async def classify(planner: Any, state: ConversationState, body: MessageIn, turn: TurnBuilder,
@@ -188,7 +182,7 @@ async def write(planner: Any, state: ConversationState, body: MessageIn, turn: T
         started = time.perf_counter()
         meta = {"mode": lt.mode, "status": state.status,
                 "intents": [i.model_dump(mode="json") for i in (turn.intents.intents if turn.intents else [])]}
-        reply = await brain.write_reply(lt, turn.parts, draft, await for_model(planner, state, body), meta)
+        reply = await brain.write_reply(lt, turn.parts, draft, body, meta)
         turn.agent("dialogue", (time.perf_counter() - started) * 1000, 1, reply.mode)
     else:
         # The model may still have read the message this turn: the reply then says "llm" (or "degraded").
