@@ -34,7 +34,7 @@ def test_a_gap_is_reported_then_a_section_added_for_it_is_cited_in_the_next_answ
     assert looked["question"] == QUESTION and not looked["confident"] and not before["citations"]
 
     summary = learn(uri, with_examples=False)["knowledge_gaps"]
-    assert summary["questions"] >= 1
+    assert summary["new_questions"] >= 1
     store = connect(uri)
     gap = next(g for g in gap_reports(store) if QUESTION in g.examples)
     assert gap.reasons.get("low_score") and not gap.addressed and gap.best_score is not None
