@@ -118,7 +118,7 @@ def _refused(turn: TurnBuilder, action: ProposedAction, calls: list[dict[str, An
     """A proposal the tool layer refused: its call in the trace (blanked if it named another customer's records)
     and the refusal."""
     rule = getattr(err, "rule", None) or err.code
-    if rule == "identity.own_records_only":
+    if rule in ("identity.own_records_only", "identity.verified_before_account_change"):  # someone's records
         calls = [{**c, "args": {k: OTHER_CUSTOMER if isinstance(v, str) else v for k, v in c["args"].items()}}
                  for c in calls]
     turn.tool_calls(calls)

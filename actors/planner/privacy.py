@@ -6,8 +6,9 @@ turn, and it would be copied into model requests and the turns log. Which identi
 read from the account (get_customer_details and get_bills, through the tool layer with the conversation's identity),
 once per conversation and replica, and only when a message holds something shaped like an identifier.
 
-Before verification nothing is scrubbed here: the details the customer gives are the ones being checked, by code.
-Card numbers, secrets, national ids and dates of birth are scrubbed everywhere by telco/redact.py.
+Once verified, card numbers, secrets, national ids and dates of birth (telco/redact.py) go from the message too:
+the identity checks that needed them are done. Before verification nothing is scrubbed here (the details the
+customer gives are the ones being checked, by code); model requests and memory writes scrub them anyway.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from telco.contract.http import MessageIn
 from telco.errors import TelcoError
 from telco.nlu.entities import phones_in
 from telco.nlu.lexicon import load_lexicon
+from telco.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,11 @@ class Privacy:
         self._own: OrderedDict[tuple[str, str], Own | None] = OrderedDict()
 
     async def text(self, state: ConversationState, text: str) -> str:
-        if state.identity.verified_customer_id is None or not text or not looks_identifying(text):
+        if state.identity.verified_customer_id is None or not text:
             return text
-        return scrub_others(text, await self._lookup(state))
+        # Verified: a date of birth (or a card number, a password...) has no use left in this conversation.
+        text = redact_text(text)
+        return scrub_others(text, await self._lookup(state)) if looks_identifying(text) else text
 
     async def message(self, state: ConversationState, body: MessageIn) -> MessageIn:
         text = await self.text(state, body.text)

@@ -100,7 +100,11 @@ def run_case(client: LocalClient, api, model: AdversarialModel, case: Case) -> t
     # A hijack by the customer's message takes the model over on the attack's turn (what the model is shown of
     # it is scrubbed, so the message's own text cannot be the trigger); a planted passage, whenever it is read.
     hijack = model.add(case.trigger, case.plan(names)) if case.trigger else None
-    turns = [send(t) for t in case.before]
+    turns = []
+    for text in case.before:
+        if case.before_intents:
+            model.add("", {"intents": [{"intent": i, "confidence": 0.95} for i in case.before_intents]})
+        turns.append(send(text))
     hijack = hijack or model.add("", case.plan(names))
     turns.append(send(case.message.format(**names)))
     assert hijack.fired, f"{case.id}: the hijack never reached the model"
