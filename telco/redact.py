@@ -137,6 +137,9 @@ def redact(value: Any) -> Any:
 
 def _field(key: Any, value: Any) -> Any:
     marker = SECRET_KEYS.get(key.lower()) if isinstance(key, str) else None
-    if marker is not None and isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+    # A date of birth is written, never a bare number: an int under that key is bookkeeping (the identify flow's
+    # count of times it asked), and a state that kept a marker there would no longer load.
+    written = (str,) if marker == DOB else (str, int)
+    if marker is not None and isinstance(value, written) and not isinstance(value, bool) and value != "":
         return marker
     return value if _identifier(key) else redact(value)

@@ -72,3 +72,13 @@ def test_identifiers_survive_redaction_even_when_they_look_like_card_numbers():
     out = redact(state)
     assert out["conversation_id"] == state["conversation_id"] and out["line_ids"] == [card_like]
     assert card_like not in out["slots"]["note"]
+
+
+def test_a_count_kept_under_a_date_of_birth_key_survives_and_the_date_does_not():
+    from memory.redact import DOB
+
+    # The identify flow counts how often it asked each question: the conversation state must load back.
+    state = {"identify_run": {"asked": {"date_of_birth": 1, "pin": 1234}}, "slots": {"date_of_birth": "1985-03-14"}}
+    out = redact(state)
+    assert out["identify_run"]["asked"]["date_of_birth"] == 1 and out["identify_run"]["asked"]["pin"] == SECRET
+    assert out["slots"]["date_of_birth"] == DOB
