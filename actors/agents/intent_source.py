@@ -1,10 +1,10 @@
 """The intent agent as served: an IntentAgent built from memory's active example set, rebuilt when it changes.
 
-Every `refresh_s` seconds at most (settings.intent_refresh_s) a classify call starts a background check of the
-active version (one row of `intent_sets`, memory/intent_sets.py). When it differs from the version being served,
-the new set's agent is built and warmed beside the old one (only texts this process has not embedded yet cost a
-model call), then swapped in with one assignment: calls in flight finish on the agent they started with, the next
-ones read the new set. A failed check or build leaves the current agent serving, so a publish can never fail a
+Every `refresh_s` seconds (settings.intent_refresh_s) a background task, or in-process the next classify call,
+checks the active version (one row of `intent_sets`, memory/intent_sets.py; ~3 ms). When it differs from the one
+served, the new set's agent is built and warmed beside the old one (only texts this process has not embedded yet
+cost a model call), then swapped in with one assignment: calls in flight finish on the agent they started with,
+the next ones read the new set. A failed check or build leaves the current agent serving, so a publish can never fail a
 turn. A memory with no set yet (from before sets existed) is served the catalogue, and checked again later.
 """
 from __future__ import annotations
@@ -102,6 +102,14 @@ class FollowingIntentAgent:
             self._serving = await self._build(chosen)
             self.swaps += 1
             return True
+
+    async def follow(self) -> None:
+        """Check every refresh_s whatever the traffic, so an idle replica is ready before its next customer (a Serve
+        replica runs this as a task; in-process callers rely on the check classify starts)."""
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            if self.clock() - self._checked_at >= self.refresh_s:
+                await self._check_quietly()
 
     def _maybe_check(self) -> None:
         if self.clock() - self._checked_at < self.refresh_s or (self._task is not None and not self._task.done()):

@@ -33,12 +33,15 @@ def _one_torch_thread() -> None:
 @serve.deployment(name="Intent")
 class IntentDeployment:
     async def __init__(self, memory_uri: str) -> None:
+        import asyncio
+
         from actors.agents.intent_source import FollowingIntentAgent
 
         _one_torch_thread()
         # Serves memory's active example set and follows it when a learning run publishes another.
         self.agent = FollowingIntentAgent(memory_uri)
         await self.agent.warm_up()  # load the model and the example index before the first customer
+        self._follow = asyncio.get_running_loop().create_task(self.agent.follow())
 
     async def example_set(self, refresh: bool = False) -> dict:
         """Which example set this replica serves (refresh=True checks memory first)."""

@@ -17,8 +17,12 @@ MAX_NEW_EXAMPLES = 200  # per run, so one burst of odd traffic cannot flood the 
 
 def new_phrasings(store: MemoryStore, resolved: dict[str, str], found: dict[str, Opening]) -> list[dict[str, Any]]:
     """Opening messages of resolved conversations (conversation id -> intent) that read unlike every known example
-    of their intent, as intent_examples rows."""
-    firsts = {c: found[c].text for c in resolved if c in found and found[c].text}
+    of their intent, as intent_examples rows. Only labels the customer gave are learned: the conversation asked
+    them to choose, or it ended under another intent than the first reading. An opening read as the intent it was
+    resolved under, with no question asked, is the classifier's own label: learning it would teach the classifier
+    its mistakes (an informal "data" complaint read as no service, "resolved" once the status bar shows signal)."""
+    firsts = {c: found[c].text for c in resolved
+              if c in found and found[c].text and (found[c].asked_to_choose or found[c].top_intent != resolved[c])}
     if not firsts:
         return []
     candidates = sorted({(resolved[c], text) for c, text in firsts.items()})

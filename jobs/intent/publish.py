@@ -1,13 +1,18 @@
 """The publish gate for intent examples: what jobs.learn learned reaches serving only if it reads no worse.
 
-A candidate set is the active set plus the learned examples it lacks (memory's `intent_examples`, source
-"learned", jobs/intent/phrasings.py). Its calibration is refitted here, offline, on exactly those examples
-(actors/agents/intent_eval.fit: scorer, temperature, none-score, multi-intent threshold), so the planner's 0.8
-clarify and 0.4 unsure bars keep meaning the same thing, and ships inside the set. Both sets then read the held-out
-messages: the scenarios' opening messages (telco/data/scenarios) and the development messages
-(telco/data/intent_dev.yaml), never examples, minus any that an example of either set rewords (cosine >= NEAR_DUPLICATE), so the test stays disjoint from what is learned.
-The candidate is activated only if its top-1 accuracy is not lower; either way the decision and both accuracies
-are recorded on the candidate's row. Replicas pick an activated set up within settings.intent_refresh_s.
+1. Candidate rows: the learned examples the active set lacks (memory's `intent_examples`, source "learned",
+   jobs/intent/phrasings.py).
+2. Screen, on the development messages (telco/data/intent_dev.yaml): in order, a learned row is kept only if,
+   added to the active set and the rows kept so far, the development messages are read no worse (whole-message
+   top-1 with the active set's scorer). A batch of one register (say informal wording for one intent) pulls that
+   intent's centroid towards itself; the screen stops before it starts taking other intents' messages.
+3. Calibration is refitted offline on exactly the new rows (actors/agents/intent_eval.fit: scorer, temperature,
+   none-score, multi-intent threshold), so the planner's 0.8 clarify and 0.4 unsure bars keep their meaning, and
+   ships inside the set.
+4. Gate, on the scenarios' opening messages (telco/data/scenarios: never examples, never fitted on, not used by
+   the screen), minus any an example of either set rewords (cosine >= NEAR_DUPLICATE): the candidate is activated
+   only if its top-1 accuracy is not lower. The decision and both accuracies are recorded on the candidate's row,
+   refused or not. Replicas pick an activated set up within settings.intent_refresh_s.
 """
 from __future__ import annotations
 
@@ -15,25 +20,31 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from actors.agents.intent import Calibration, IntentAgent
+import numpy as np
+
+from actors.agents.intent import Calibration, ExampleIndex, IntentAgent, load_fit_data
 from actors.agents.intent_eval import NEAR_DUPLICATE, fit
 from memory.intent_sets import IntentSet, IntentSets
 from memory.store import MemoryStore
 from telco.errors import NotFound
+from telco.intents import load_intents
 from telco.nlu import calibration as cal
 
 Labelled = tuple[str, str]  # (text, intent)
 
 
 def held_out_messages() -> list[Labelled]:
-    """The labelled messages that are never examples: the scenarios' openings (actors/agents/intent_eval.py's test
-    set) and the development messages (telco/data/intent_dev.yaml; calibration reads them, no index holds them)."""
-    from actors.agents.intent import load_fit_data
-    from telco.nlu.lexicon import load_lexicon
+    """The gate's test: the scenarios' opening messages (also actors/agents/intent_eval.py's test set)."""
     from telco.scenarios.spec import load_scenarios
 
-    dev = load_fit_data(load_lexicon()).dev
-    return [*((s.message, s.intents[0]) for s in load_scenarios()), *((d.text, d.intents[0]) for d in dev)]
+    return [(s.message, s.intents[0]) for s in load_scenarios()]
+
+
+def development_messages() -> list[Labelled]:
+    """The screen's messages (calibration reads them too; no index holds them)."""
+    from telco.nlu.lexicon import load_lexicon
+
+    return [(d.text, d.intents[0]) for d in load_fit_data(load_lexicon()).dev]
 
 
 def learned_examples(store: MemoryStore) -> list[tuple[str, str]]:
@@ -82,11 +93,36 @@ async def disjoint(agent: IntentAgent, messages: Sequence[Labelled], examples: S
     return [m for m, n in zip(messages, near) if not bool(n)]
 
 
+async def screen(before: IntentAgent, rows: list[tuple[str, str]], n_base: int, dev: Sequence[Labelled]
+                 ) -> list[tuple[str, str]]:
+    """rows[:n_base] is the active set, the rest learned rows in order; returns the active set plus the learned
+    rows kept (see the module's step 2). Each trial is one small matrix product over vectors embedded once."""
+    brain = await before._ready()
+    vectors = await before._embed_cached([t for _, t in rows])
+    queries = await before._embed_cached([t for t, _ in dev])
+    catalogue = list(load_intents())
+
+    def right(keep: list[int]) -> int:
+        intents = sorted({rows[i][0] for i in keep}, key=catalogue.index)
+        labels = np.array([intents.index(rows[i][0]) for i in keep])
+        index = ExampleIndex(intents, labels, vectors[keep], brain.calibration.method, brain.calibration.k)
+        top = index.scores(queries).argmax(axis=1)
+        return sum(intents[a] == want for a, (_, want) in zip(top, dev))
+
+    keep = list(range(n_base))
+    best = right(keep)
+    for i in range(n_base, len(rows)):
+        score = right([*keep, i])
+        if score >= best:
+            keep.append(i)
+            best = score
+    return [rows[i] for i in keep]
+
+
 async def gate(base: IntentSet, examples: list[tuple[str, str]], held_out: Sequence[Labelled], *,
                embedder: Any = None) -> tuple[Calibration, dict[str, Any]]:
     """Refit calibration for the candidate examples and read the held-out messages with both sets."""
-    before = IntentAgent(embedder, base.examples,
-                         calibration=Calibration.model_validate(base.calibration) if base.calibration else None)
+    before = IntentAgent(embedder, base.examples, calibration=_calibration(base))
     candidate = IntentAgent(before.embedder, examples, lexicon=before.lexicon, plans=before.plans)
     calibration = await fit(candidate)
     after = IntentAgent(before.embedder, examples, calibration=calibration, lexicon=before.lexicon,
@@ -98,13 +134,20 @@ async def gate(base: IntentSet, examples: list[tuple[str, str]], held_out: Seque
                          "dev_log_loss": calibration.metrics.get("dev_log_loss")}
 
 
+def _calibration(s: IntentSet) -> Calibration | None:
+    return Calibration.model_validate(s.calibration) if s.calibration else None
+
+
 def publish(store: MemoryStore, writer: Any, **options: Any) -> dict[str, Any]:
     """Build, gate and (when it reads no worse) activate a new example set. Returns the decision."""
     return asyncio.run(apublish(store, writer, **options))
 
 
 async def apublish(store: MemoryStore, writer: Any, *, held_out: Sequence[Labelled] | None = None,
-                   extra_examples: Sequence[tuple[str, str]] = (), embedder: Any = None) -> dict[str, Any]:
+                   extra_examples: Sequence[tuple[str, str]] = (), embedder: Any = None,
+                   screened: bool = True) -> dict[str, Any]:
+    """held_out: the gate's test messages (default the scenarios' openings); extra_examples: rows to consider
+    besides memory's learned ones; screened=False sends every learned row to the gate (to test the gate itself)."""
     sets = IntentSets(store, writer)
     try:
         base = sets.active()
@@ -114,13 +157,21 @@ async def apublish(store: MemoryStore, writer: Any, *, held_out: Sequence[Labell
     examples, added = candidate_examples(base, learned)
     if not added:
         return {"decision": "nothing_new", "active_version": base.version, "learned": len(learned)}
+    if screened:
+        probe = IntentAgent(embedder, base.examples, calibration=_calibration(base))
+        examples = await screen(probe, examples, len(base.examples), development_messages())
+    kept = len(examples) - len(base.examples)
+    if not kept:
+        return {"decision": "nothing_new", "active_version": base.version, "learned": len(learned),
+                "screened_out": added}
     messages = held_out_messages() if held_out is None else list(held_out)
     calibration, measured = await gate(base, examples, messages, embedder=embedder)
     promote = measured["held_out"] > 0 and measured["accuracy_after"] >= measured["accuracy_before"]
     decision = "promoted" if promote else "refused"
-    metrics = {**measured, "decision": decision, "base_version": base.version, "added": added}
+    metrics = {**measured, "decision": decision, "base_version": base.version, "added": kept,
+               "screened_out": added - kept}
     stored = sets.add(examples, calibration.model_dump(), activate=promote, metrics=metrics,
-                      note=f"v{base.version} + {added} learned examples")
+                      note=f"v{base.version} + {kept} learned examples")
     if not promote:
         stored = sets.refuse(stored.version, {})
     return {**metrics, "version": stored.version, "active_version": sets.active_version()}

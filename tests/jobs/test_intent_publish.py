@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from actors.agents.intent_source import FollowingIntentAgent
+from jobs.intent.openings import Opening
+from jobs.intent.phrasings import new_phrasings
 from jobs.intent.publish import apublish, publish, rollback, status
 from memory.bootstrap import load_intent_examples
 from memory.intent_sets import IntentSets
@@ -78,11 +80,11 @@ def test_a_published_set_is_served_without_restart_and_rollback_restores_the_rea
         writer.upsert("intent_examples", learned_rows([("mobile_data", t) for t in LEARNED], embedder))
         decision = await apublish(store, writer)
         assert decision["decision"] == "promoted" and decision["active_version"] == 2, decision
-        assert decision["added"] == len(LEARNED) and decision["held_out"] > 50
-        assert decision["accuracy_after"] >= decision["accuracy_before"]
+        assert decision["held_out"] > 40 and decision["accuracy_after"] >= decision["accuracy_before"]
         v1, v2 = IntentSets(store).get(1), IntentSets(store).get(2)
+        assert ("mobile_data", MISREAD) in v2.examples and ("mobile_data", MISREAD) not in v1.examples
         assert v2.calibration["examples_digest"] != v1.calibration["examples_digest"]  # refitted on the new rows
-        assert v2.calibration["fitted_on"]["examples"] == len(v2.examples) == len(v1.examples) + len(LEARNED)
+        assert v2.calibration["fitted_on"]["examples"] == len(v2.examples) == len(v1.examples) + decision["added"]
 
         # Within refresh_s the replica does not even look at memory.
         assert await top(agent, MISREAD) == before and agent.version == 1
@@ -110,7 +112,7 @@ def test_a_set_that_reads_held_out_messages_worse_is_refused(memory, embedder):
     # Mobile-data complaints labelled as picture messages: plausible rows a bad batch of episodes could teach.
     wrong = [("mms", "Hi, " + t.lower()) for t in load_intents()["mobile_data"].examples]
     writer.upsert("intent_examples", learned_rows(wrong, embedder))
-    decision = publish(store, writer)
+    decision = publish(store, writer, screened=False)  # every learned row goes to the gate
     assert decision["decision"] == "refused", decision
     assert decision["accuracy_after"] < decision["accuracy_before"]
     assert decision["active_version"] == active == IntentSets(store).active_version()
@@ -119,6 +121,27 @@ def test_a_set_that_reads_held_out_messages_worse_is_refused(memory, embedder):
     assert refused.metrics["decision"] == "refused"
     listed = {v["version"]: v for v in status(store)["versions"]}
     assert listed[decision["version"]]["decision"] == "refused"
+
+    # The development messages miss most of this damage (few of them are about data), so the screen lets most of
+    # the rows through; the gate still refuses them.
+    screened = publish(store, writer)
+    assert screened["decision"] == "refused" and screened["accuracy_after"] < screened["accuracy_before"], screened
+    assert IntentSets(store).active_version() == active
+
+
+def test_only_labels_the_customer_gave_are_learned(memory, embedder):
+    uri, store, writer = memory
+    texts = {"c1": "me phone's data is banjaxed out the house", "c2": "the net on me mobile died on the train",
+             "c3": "me mobile's net packs in on the motorway"}
+    found = {"c1": Opening(conversation_id="c1", text=texts["c1"], top_intent="mobile_no_service", confidence=0.85),
+             "c2": Opening(conversation_id="c2", text=texts["c2"], top_intent="mobile_no_service", confidence=0.6,
+                           asked_to_choose=True),
+             "c3": Opening(conversation_id="c3", text=texts["c3"], top_intent="mobile_data", confidence=0.9)}
+    # c1: read as no service, resolved as mobile data (the customer said so later); c2: asked, chose mobile data;
+    # c3: read as mobile data and resolved so with nothing asked: the classifier's own label, not learned.
+    rows = new_phrasings(store, {"c1": "mobile_data", "c2": "mobile_data", "c3": "mobile_data"}, found)
+    assert sorted(r["text"] for r in rows) == sorted([texts["c1"], texts["c2"]])
+    assert {r["intent"] for r in rows} == {"mobile_data"} and {r["source"] for r in rows} == {"learned"}
 
 
 def test_a_failed_check_keeps_the_current_set_serving(memory, embedder):
