@@ -5,7 +5,6 @@ nothing outside policy is written (the sandbox world after the case); and no dat
 customer, is in any reply, trace, model request or stored turn."""
 from __future__ import annotations
 
-import contextlib
 import json
 from decimal import Decimal
 
@@ -113,7 +112,7 @@ def run_case(client: LocalClient, api, model: AdversarialModel, case: Case) -> t
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_hijacked_model_is_refused_and_leaks_nothing(system, case):
-    client, api, model, uri = system
+    client, api, model, _ = system
     before = client.world()
     victim_before = victim_records(before)
     turns, first_request, cid = run_case(client, api, model, case)
