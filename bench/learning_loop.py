@@ -7,6 +7,10 @@ The simulation and the held-out runs drive the whole agent system in this proces
 technical, knowledge, dialogue, escalation agents on LanceDB memory), not over HTTP: 500+ conversations over
 Serve on this 2-core machine would take far longer. Held-out contacts come from another seed and run against a
 separate memory, so nothing learned comes from them. Last line: one-line JSON summary.
+
+    OMP_NUM_THREADS=1 python bench/learning_loop.py --intents
+
+plants an intent-phrasing gap instead and runs learn -> publish (bench/intent_loop.py).
 """
 from __future__ import annotations
 
@@ -77,6 +81,10 @@ def held_out(uri: str, seed: int, n: int, desc: str) -> dict:
 
 
 def main() -> None:
+    if "--intents" in sys.argv[1:]:
+        from intent_loop import main as intents  # bench/ is this script's directory, first on sys.path
+
+        return intents(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contacts", type=int, default=500)
     ap.add_argument("--held-out", type=int, default=150)
