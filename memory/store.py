@@ -47,6 +47,7 @@ class TableSpec:
     vector: str | None = None
     # migrations[v] upgrades a table at version v-1 to version v.
     migrations: dict[int, Migration] = field(default_factory=dict)
+    append_only: bool = False  # the writer refuses upserts and deletes (the audit log)
 
 
 def _schema(*fields: pa.Field) -> pa.Schema:
@@ -429,6 +430,29 @@ TABLES: dict[str, TableSpec] = {
                 pa.field("vector", Vec),  # the cluster's centre
             ),
             btree=("gap_id",),
+        ),
+        TableSpec(
+            name="audit",  # every attempt at an account write (telco/contract/audit.py, memory/audit.py)
+            group="audit",  # its own writer: audit commits never queue behind conversations or learning jobs
+            key="audit_id",
+            append_only=True,
+            schema=_schema(
+                _key("audit_id"),
+                pa.field("at", Ts, nullable=False),
+                pa.field("key_id", Str, nullable=False),
+                pa.field("role", Str, nullable=False),
+                pa.field("conversation_id", Str, nullable=False),
+                pa.field("customer_id", Str),
+                pa.field("tool", Str, nullable=False),
+                pa.field("args", Str),  # JSON, redacted
+                pa.field("policy_rules", StrList),
+                pa.field("policy_rule", Str),
+                pa.field("result", Str, nullable=False),
+                pa.field("message", Str),
+                pa.field("idempotency_key", Str),
+            ),
+            btree=("audit_id", "conversation_id", "customer_id", "at"),
+            bitmap=("tool", "result"),
         ),
     ]
 }

@@ -66,6 +66,8 @@ class WriteAck(BaseModel):
 def validate_op(op: Op) -> None:
     """Reject a bad request up front so it fails alone instead of failing a whole batch."""
     s: TableSpec = spec(op.table)
+    if s.append_only and op.kind != "append":
+        raise InvalidInput(f"{op.table!r} is append-only: a {op.kind} would change or remove what it recorded")
     if op.kind == "delete":
         if op.rows:
             raise InvalidInput(f"delete on {op.table!r} takes keys, not rows")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Awaitable, Callable
 from fastapi import APIRouter, Depends, Path
 
 from serve.auth import require_operations_or_admin
+from serve.errors import error_responses
 from telco.contract.messages import Identity
 from telco.contract.principal import Principal
 from telco.errors import error_from_dict
@@ -27,7 +28,8 @@ def desk_router(oss_bss: Any, caller: Callable[..., Awaitable[Principal]],
 
     router = APIRouter(prefix="/v1/ops", tags=["operations"], responses=responses)
 
-    @router.get("/customers/{customer_id}", summary="a customer's account, lines and broadband (for the desk)")
+    @router.get("/customers/{customer_id}", summary="a customer's account, lines and broadband (for the desk)",
+                responses=error_responses(404, e404="no customer with that id"))
     async def customer(_: Annotated[Principal, Depends(operations)], customer_id: CustomerId) -> dict[str, Any]:
         outcome = await remote(oss_bss.call_tool.remote(DESK_CONVERSATION, Identity(verified_customer_id=customer_id),
                                                         "get_customer_details", {"customer_id": customer_id}))

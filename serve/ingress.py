@@ -22,7 +22,7 @@ from actors.runtime.errors import as_telco_error
 from serve import sse
 from serve.auth import KeyRing, RateLimiter, require_admin, require_operations_or_admin
 from serve.deploy_config import deployment_options
-from serve.errors import install_error_handlers
+from serve.errors import error_responses, install_error_handlers, links
 from serve.limits import BodySizeLimit
 from serve.probes import call_check, memory_check, readiness
 from telco.config import Settings, get_settings
@@ -30,7 +30,6 @@ from telco.contract.http import (
     ConversationCreated,
     ConversationOut,
     CustomerStepIn,
-    ErrorOut,
     FaultIn,
     FeedbackIn,
     HealthOut,
@@ -41,18 +40,23 @@ from telco.contract.http import (
     TurnOut,
 )
 from telco.contract.principal import Principal
-from telco.errors import InvalidInput
+from telco.errors import Conflict, InvalidInput
 
 API_VERSION = "0.1.0"
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="id from POST /v1/conversations")]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "missing or unknown API key"},
-    403: {"model": ErrorOut, "description": "the key may not do this"},
-    413: {"model": ErrorOut, "description": "request body over the size limit"},
-    422: {"model": ErrorOut, "description": "invalid request: the field and the problem"},
-    429: {"model": ErrorOut, "description": "rate limit exceeded; see Retry-After"},
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "unknown conversation"}}
+# Every route behind a key can answer these; routes add what else they can (a body that does not parse, an unknown
+# id, a state conflict). The schemathesis run in tests/integration/live/test_api_fuzz.py holds the API to them.
+_ERRORS = error_responses(401, 403, 413, 422, 429, 503)
+_BODY = error_responses(400)
+_NOT_FOUND = error_responses(404, e404="unknown conversation")
+_CONFLICT = error_responses(409, e409="another turn of this conversation is being handled; send it again")
+_DRILL = error_responses(404, 409, e404="no such customer", e409="the current world cannot take this drill")
+_CONVERSATION = "/v1/conversations/{conversation_id}"
+_STARTED = links(201, "/conversation_id", Read=("get", _CONVERSATION, "conversation_id"),
+                 Write=("post", _CONVERSATION + "/messages", "conversation_id"),
+                 Rate=("post", _CONVERSATION + "/feedback", "conversation_id"))
+_HANDED_OVER = links(200, "/handoff/handoff_id", Handoff=("get", "/v1/handoffs/{handoff_id}", "handoff_id"),
+                     Claim=("post", "/v1/handoffs/{handoff_id}/claim", "handoff_id"))
 _STREAM_DOC = {
     200: {"description": "the turn; with `Accept: text/event-stream`, server-sent events `meta`, `delta`... "
                          "and `done` (whose data is this TurnOut)",
@@ -66,6 +70,15 @@ async def _remote(call: Awaitable[Any]) -> Any:
         return await call
     except Exception as exc:
         raise as_telco_error(exc) from None
+
+
+async def _drill(call: Awaitable[Any]) -> Any:
+    """A sandbox drill whose body is well formed but which this world cannot take (the customer has no such line,
+    the fault takes no such parameter) conflicts with the world's state: 409, with the sandbox's reason."""
+    try:
+        return await _remote(call)
+    except InvalidInput as err:
+        raise Conflict(f"cannot apply this to the current world: {err.message}", **err.details) from None
 
 
 async def _prepend(first: Any, rest: Any) -> Any:
@@ -122,14 +135,14 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
 
     # ---- conversations ------------------------------------------------------------------------------------
     @app.post("/v1/conversations", response_model=ConversationCreated, status_code=201, tags=["conversations"],
-              summary="start a conversation", responses=_ERRORS)
+              summary="start a conversation", responses={**_ERRORS, **_BODY, **_STARTED})
     async def start_conversation(principal: Caller, body: NewConversation = Body(default_factory=NewConversation)
                                  ) -> ConversationCreated:
         return await _remote(planner.start_conversation.remote(principal, body))
 
     @app.post("/v1/conversations/{conversation_id}/messages", response_model=TurnOut, tags=["conversations"],
               summary="send the customer's message (and step results); JSON or server-sent events",
-              responses={**_ERRORS, **_NOT_FOUND, **_STREAM_DOC})
+              responses={**_ERRORS, **_BODY, **_NOT_FOUND, **_CONFLICT, 200: {**_STREAM_DOC[200], **_HANDED_OVER[200]}})
     async def post_message(principal: Caller, conversation_id: ConversationId, body: MessageIn,
                            request: Request) -> Any:
         if len(body.text) > max_chars:
@@ -155,7 +168,8 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
         return await _remote(planner.get_conversation.remote(principal, conversation_id))
 
     @app.post("/v1/conversations/{conversation_id}/feedback", tags=["conversations"],
-              summary="the customer's rating of the conversation", responses={**_ERRORS, **_NOT_FOUND})
+              summary="the customer's rating of the conversation",
+              responses={**_ERRORS, **_BODY, **_NOT_FOUND, **_CONFLICT})
     async def feedback(principal: Caller, conversation_id: ConversationId, body: FeedbackIn) -> dict[str, Any]:
         return await _remote(planner.feedback.remote(principal, conversation_id, body))
 
@@ -163,7 +177,7 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
     sandbox = APIRouter(prefix="/v1/admin/sandbox", tags=["sandbox (admin)"], responses=_ERRORS,
                         dependencies=[Depends(admin)])
 
-    @sandbox.post("/world", summary="load the demo fixture or a generated world {seed, customers}")
+    @sandbox.post("/world", summary="load the demo fixture or a generated world {seed, customers}", responses=_BODY)
     async def load_world(body: LoadWorldIn) -> dict[str, Any]:
         loaded = await _remote(oss_bss.load_world.remote(body.spec()))
         await _remote(planner.operations.remote("world_reloaded"))
@@ -175,13 +189,15 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
         text: str = await _remote(oss_bss.dump_world.remote())
         return Response(content=text, media_type="application/json")
 
-    @sandbox.post("/faults", summary="inject a fault from the catalogue")
+    @sandbox.post("/faults", summary="inject a fault from the catalogue",
+                  responses={**_BODY, **_DRILL})
     async def inject_fault(body: FaultIn) -> dict[str, Any]:
-        return await _remote(oss_bss.inject_fault.remote(body.name, body.customer_id, body.service_id, body.params))
+        return await _drill(oss_bss.inject_fault.remote(body.name, body.customer_id, body.service_id, body.params))
 
-    @sandbox.post("/customer-steps", summary="do a customer step on the device and return what the customer sees")
+    @sandbox.post("/customer-steps", summary="do a customer step on the device and return what the customer sees",
+                  responses={**_BODY, **_DRILL})
     async def customer_step(body: CustomerStepIn) -> dict[str, Any]:
-        return await _remote(oss_bss.apply_customer_step.remote(body.step_id, body.customer_id, body.service_id))
+        return await _drill(oss_bss.apply_customer_step.remote(body.step_id, body.customer_id, body.service_id))
 
     @sandbox.get("/faults", summary="the fault catalogue")
     async def fault_catalogue() -> list[dict[str, Any]]:
@@ -204,6 +220,9 @@ def create_app(planner: Any, oss_bss: Any, settings: Settings | None = None, *,
     from serve.ops_metrics import OpsMetrics, ops_metrics
 
     app.include_router(desk_router(oss_bss, caller, _remote, _ERRORS))
+    from serve.audit_routes import audit_router
+
+    app.include_router(audit_router(settings.memory_uri, caller, _ERRORS))
     from serve.pages import install_pages
 
     @app.get("/v1/ops/metrics", response_model=OpsMetrics, tags=["operations"], responses=_ERRORS,

@@ -12,11 +12,16 @@ from actors.operations.handoffs import MAX_PERSON_CHARS, ClaimIn, HandoffDetail,
 from actors.operations.monitor import ALERTS_PAGE, RECENT_ALERTS
 from actors.runtime.oss_bss import Chaos
 from serve.auth import require_admin, require_operations_or_admin
+from serve.errors import error_responses, links
 from telco.contract.http import TurnOut
 from telco.contract.principal import Principal
 
 HandoffId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="id from GET /v1/handoffs")]
 AreaId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+_UNKNOWN_HANDOFF = error_responses(404, e404="no handoff with that id")
+# A person's action on a handoff: its body may not parse, the id may be unknown, someone else may hold it.
+_DESK_ACTION = {**error_responses(400, 409, e409="the handoff is claimed by someone else or already resolved"),
+                **_UNKNOWN_HANDOFF}
 
 
 def ops_routers(planner: Any, oss_bss: Any, caller: Callable[..., Awaitable[Principal]],
@@ -40,22 +45,26 @@ def ops_routers(planner: Any, oss_bss: Any, caller: Callable[..., Awaitable[Prin
                             queue: str | None = Query(default=None, max_length=32)) -> Any:
         return await desk("list", status, queue)
 
-    @handoffs.get("/{handoff_id}", response_model=HandoffDetail,
+    @handoffs.get("/{handoff_id}", response_model=HandoffDetail, responses=_UNKNOWN_HANDOFF,
                   summary="one handoff with the whole conversation (including messages sent while waiting)")
     async def get_handoff(_: Operator, handoff_id: HandoffId) -> Any:
         return await desk("get", handoff_id)
 
-    @handoffs.post("/{handoff_id}/claim", response_model=HandoffItem, summary="take the conversation")
+    @handoffs.post("/{handoff_id}/claim", response_model=HandoffItem, summary="take the conversation",
+                   responses={**_DESK_ACTION, **links(200, "/handoff_id",
+                                                      Reply=("post", "/v1/handoffs/{handoff_id}/reply", "handoff_id"),
+                                                      Resolve=("post", "/v1/handoffs/{handoff_id}/resolve",
+                                                               "handoff_id"))})
     async def claim(principal: Operator, handoff_id: HandoffId, body: ClaimIn = Body(default_factory=ClaimIn)) -> Any:
         return await desk("claim", handoff_id, body.person or principal.key_id)
 
-    @handoffs.post("/{handoff_id}/reply", response_model=TurnOut,
+    @handoffs.post("/{handoff_id}/reply", response_model=TurnOut, responses=_DESK_ACTION,
                    summary="write to the customer; the reply becomes a turn of their conversation")
     async def reply(principal: Operator, handoff_id: HandoffId, body: PersonReplyIn,
                     person: str | None = Query(default=None, max_length=MAX_PERSON_CHARS)) -> Any:
         return await desk("reply", handoff_id, person or principal.key_id, body.text)
 
-    @handoffs.post("/{handoff_id}/resolve", response_model=HandoffItem,
+    @handoffs.post("/{handoff_id}/resolve", response_model=HandoffItem, responses=_DESK_ACTION,
                    summary="close the handoff; the outcome is written to episodic memory")
     async def resolve(principal: Operator, handoff_id: HandoffId, body: ResolveIn = Body(default_factory=ResolveIn),
                       person: str | None = Query(default=None, max_length=MAX_PERSON_CHARS)) -> Any:
@@ -75,11 +84,13 @@ def ops_routers(planner: Any, oss_bss: Any, caller: Callable[..., Awaitable[Prin
     drills = APIRouter(prefix="/v1/admin/sandbox", tags=["sandbox (admin)"], responses=responses,
                        dependencies=[Depends(admin)])
 
-    @drills.post("/chaos", summary="slow down or take down the OSS/BSS backend (zeros restore it)")
+    @drills.post("/chaos", summary="slow down or take down the OSS/BSS backend (zeros restore it)",
+                 responses=error_responses(400))
     async def chaos(body: Chaos) -> dict[str, Any]:
         return await remote(oss_bss.set_chaos.remote(body.model_dump()))
 
-    @drills.post("/areas/{area_id}/restore", summary="the network of an area recovers: outages end, equipment up")
+    @drills.post("/areas/{area_id}/restore", summary="the network of an area recovers: outages end, equipment up",
+                 responses=error_responses(404, e404="no area with that id"))
     async def restore(area_id: AreaId) -> dict[str, Any]:
         return await remote(oss_bss.restore_area.remote(area_id))
 

@@ -25,6 +25,7 @@ from actors.agents.dialogue import load_templates
 from memory.kb_sections import added_documents
 from memory.store import connect
 from serve.auth import KeyRing
+from serve.errors import error_responses
 from telco.config import Settings
 from telco.contract.principal import Principal
 from telco.errors import TelcoError
@@ -117,7 +118,8 @@ def install_pages(app: FastAPI, keyring: KeyRing, settings: Settings, caller: Ca
             return templates.TemplateResponse(request, "forbidden.html", {**context, "role": role}, status_code=403)
         return templates.TemplateResponse(request, f"{screen}.html", context)
 
-    @app.get("/v1/session", response_model=SessionOut, tags=["pages"], summary="who the presented key is")
+    @app.get("/v1/session", response_model=SessionOut, tags=["pages"], summary="who the presented key is",
+             responses=error_responses(401, 413, 429))
     async def session(principal: Annotated[Principal, Depends(caller)]) -> SessionOut:
         return SessionOut(key_id=principal.key_id, role=principal.role, customer_id=principal.customer_id,
                           screens=[s for s, roles in ROLES.items() if principal.role in roles])

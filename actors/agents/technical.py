@@ -35,7 +35,7 @@ class TechnicalAgent:
         if self.variants is not None:
             books = self.variants(req.conversation_id, books, req.run)
         runner = PlaybookRunner(books)
-        port = RemoteToolPort(self.oss_bss, req.conversation_id, req.identity)
+        port = RemoteToolPort(self.oss_bss, req.conversation_id, req.identity, req.principal)
         if req.start_playbook is not None:
             book = books.get(req.start_playbook)
             if book is None:

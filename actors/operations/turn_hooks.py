@@ -60,7 +60,7 @@ class Operations:
         if self.book is None or issue.run is not None or issue.intent not in cfg.intents or customer_id is None:
             return None
         service = cfg.intents[issue.intent]
-        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
+        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity, turn.principal)
         try:
             details = await port.call("get_customer_details", {"customer_id": customer_id})
             area = details["address"]["area_id"]
@@ -118,7 +118,7 @@ class Operations:
         turn.degraded = err.message
         turn.agent("oss_bss", 0, 1, "degraded")
         notices = backend_notices()
-        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity)
+        port = RemoteToolPort(self.oss_bss, state.conversation_id, state.identity, turn.principal)
         intent = issue.intent if issue else "unknown"
         try:
             ticket = await port.call("open_ticket", {

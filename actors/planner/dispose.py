@@ -63,7 +63,7 @@ async def dispose(action: ProposedAction | None, state: ConversationState, turn:
         _refuse(turn, action, "dispose.flow_owns_writes",
                 "a troubleshooting flow is running; its own steps make the account changes it needs")
         return out
-    port = RemoteToolPort(oss_bss, state.conversation_id, state.identity)
+    port = RemoteToolPort(oss_bss, state.conversation_id, state.identity, turn.principal)
     key = f"{state.conversation_id}/proposed/{state.turns + 1}/{action.name}"
     try:
         result = await port.call(action.name or "", dict(action.args), idempotency_key=key)

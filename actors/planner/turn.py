@@ -13,13 +13,15 @@ from telco.contract.messages import (
     ReplyParts,
     TechnicalResult,
 )
+from telco.contract.principal import Principal
 from telco.contract.trace import AgentTrace, KnowledgeLookup, MemoryHit, ToolTrace, TurnError, TurnTrace
 from telco.playbooks.runner import RunState
 
 
 class TurnBuilder:
-    def __init__(self, conversation_id: str, seq: int) -> None:
+    def __init__(self, conversation_id: str, seq: int, principal: Principal | None = None) -> None:
         self.conversation_id, self.seq = conversation_id, seq
+        self.principal = principal  # who sent the message: every tool call of the turn is made on their behalf
         self.parts = ReplyParts()
         self.trace = TurnTrace()
         self.intents: IntentResult | None = None

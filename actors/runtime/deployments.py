@@ -156,9 +156,12 @@ class OssBssDeployment:
     def __init__(self, world: Any = "demo", memory_uri: str | None = None) -> None:
         from actors.runtime.oss_bss import OssBss
         from actors.runtime.world_keeper import WorldKeeper
+        from memory.audit import ray_audit
 
-        # Every change to the world is kept in memory, so a replica that replaces this one resumes it.
-        self.service = OssBss(world, keeper=WorldKeeper(memory_uri) if memory_uri else None)
+        # Every write attempt is appended to the audit table through the cluster's single writer; every change
+        # to the world is kept in memory, so a replica that replaces this one resumes it.
+        self.service = OssBss(world, audit=ray_audit(memory_uri) if memory_uri else None,
+                              keeper=WorldKeeper(memory_uri) if memory_uri else None)
 
     async def call_tool(self, *args: Any):
         return await self.service.call_tool(*args)

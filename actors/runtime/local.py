@@ -29,6 +29,7 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     """`llm`: an actors.planner.llm_brain.ClaudeBrain for the Claude path; None runs every agent offline."""
     from actors.agents.episodes import local_episodes
     from actors.runtime.conversation_store import memory_backed
+    from memory.audit import local_audit
     from memory.embed import get_embedder
     from memory.experiments import experiment_variants
     from memory.kb_sections import added_documents
@@ -36,7 +37,7 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     from memory.store import connect
     from memory.writer import LocalWriter
 
-    oss_bss = oss_bss or OssBss("demo")
+    oss_bss = oss_bss or OssBss("demo", audit=local_audit(memory_uri))
     store = connect(memory_uri)
     knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()),
                                added=lambda: added_documents(store))

@@ -11,9 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from actors.runtime.audit_trail import AuditTrail, is_write, judged
 from actors.runtime.backend_cache import READS, queued_while_down, system_of
 from actors.runtime.outbox import Outbox, QueuedWrite
 from telco.contract.messages import Identity
+from telco.contract.principal import Principal
 from telco.errors import BackendUnavailable, InvalidInput, TelcoError, error_from_dict
 from telco.sandbox import handoff_queue
 from telco.sandbox.customer_steps import apply_customer_step, list_customer_steps
@@ -37,14 +39,16 @@ class Chaos(BaseModel):
 
 
 class OssBss:
-    def __init__(self, world: str | dict[str, Any] = "demo", keeper: Any = None) -> None:
-        """`keeper`: an actors.runtime.world_keeper.WorldKeeper that keeps every change to the world in memory; the
+    def __init__(self, world: str | dict[str, Any] = "demo", audit: Any = None, keeper: Any = None) -> None:
+        """`audit`: a memory.audit.AuditLog that every write attempt is appended to (None: kept in this process).
+        `keeper`: an actors.runtime.world_keeper.WorldKeeper that keeps every change to the world in memory; the
         world it kept, if any, is where this service starts (a replaced replica, a restarted cluster)."""
         self.keeper = keeper
         kept = keeper.load() if keeper is not None else None
         self.sandbox = Sandbox.from_json(kept) if kept else _build(world)
         self.chaos = Chaos()
         self.outbox = Outbox()  # writes held while their system is down (actors/runtime/outbox.py)
+        self.audit = AuditTrail(audit)
 
     async def _kept(self, answer: Any) -> Any:
         """`answer`, once the change that produced it is kept (reads change nothing and skip this)."""
@@ -53,30 +57,50 @@ class OssBss:
         return answer
 
     async def call_tool(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
-                        idempotency_key: str | None = None) -> ToolOutcome:
+                        idempotency_key: str | None = None, principal: Principal | None = None) -> ToolOutcome:
+        """`principal`: who asked (the API key behind the turn), named in the audit row of a write."""
         if self.chaos.latency_ms:
             await asyncio.sleep(self.chaos.latency_ms / 1000)
         if system_of(name) in self.chaos.unavailable:
             if name in queued_while_down():
-                return ToolOutcome(result=self.outbox.hold(system_of(name), conversation_id, identity, name, args,
-                                                           idempotency_key), identity=identity)
-            return ToolOutcome(error=BackendUnavailable(f"the {system_of(name).upper()} system is unavailable ({name})",
-                                                      system=system_of(name), tool=name).to_dict(),
-                               identity=identity)
-        return await self._run(conversation_id, identity, name, args, idempotency_key)
+                receipt = self.outbox.hold(system_of(name), conversation_id, identity, name, args, idempotency_key,
+                                           principal)
+                await self._audit(principal, conversation_id, identity, name, args, idempotency_key, "queued",
+                                  message=receipt["message"])
+                return ToolOutcome(result=receipt, identity=identity)
+            error = BackendUnavailable(f"the {system_of(name).upper()} system is unavailable ({name})",
+                                       system=system_of(name), tool=name).to_dict()
+            if is_write(name):
+                await self._audit(principal, conversation_id, identity, name, args, idempotency_key,
+                                  *judged(error))
+            return ToolOutcome(error=error, identity=identity)
+        return await self._run(conversation_id, identity, name, args, idempotency_key, principal)
 
     async def _run(self, conversation_id: str, identity: Identity, name: str, args: dict[str, Any],
-                   idempotency_key: str | None) -> ToolOutcome:
+                   idempotency_key: str | None, principal: Principal | None = None) -> ToolOutcome:
         port = LocalToolPort(self.sandbox, conversation_id, identity.verified_customer_id, identity.failed_attempts)
+        # Known before the call: the registry answers a key it already applied with the stored result.
+        replay = idempotency_key in self.sandbox.world.applied_writes if idempotency_key else False
         try:
             result = await port.call(name, args, idempotency_key)
             error = None
         except TelcoError as err:
             result, error = None, err.to_dict()
-        outcome = ToolOutcome(result=result, error=error,
-                              identity=Identity(verified_customer_id=port.verified_customer_id,
-                                                failed_attempts=port.failed_identity_attempts))
+        after = Identity(verified_customer_id=port.verified_customer_id, failed_attempts=port.failed_identity_attempts)
+        if is_write(name):
+            verdict = ("replayed", None, None) if replay and error is None else judged(error)
+            await self._audit(principal, conversation_id, after, name, args, idempotency_key, *verdict)
+        outcome = ToolOutcome(result=result, error=error, identity=after)
         return outcome if name in TOOLS and TOOLS[name].kind == "read" else await self._kept(outcome)
+
+    async def _audit(self, principal: Principal | None, conversation_id: str, identity: Identity, name: str,
+                     args: dict[str, Any], key: str | None, result: Any, rule: str | None = None,
+                     message: str | None = None) -> None:
+        customer = identity.verified_customer_id or (args or {}).get("customer_id")
+        await self.audit.record(principal=principal, conversation_id=conversation_id,
+                                customer_id=customer if isinstance(customer, str) else None, tool=name,
+                                args=args if isinstance(args, dict) else {"args": args}, idempotency_key=key,
+                                result=result, rule=rule, message=message)
 
     # ---- sandbox administration (admin API and the scripted customer) ------------------------------------
     async def load_world(self, spec: str | dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +139,7 @@ class OssBss:
 
     async def _apply_queued(self, write: QueuedWrite) -> dict[str, Any]:
         outcome = await self._run(write.conversation_id, write.identity, write.tool, write.args,
-                                  write.idempotency_key)
+                                  write.idempotency_key, write.principal)
         return {"result": outcome.result, "error": outcome.error}
 
     async def restore_area(self, area_id: str) -> dict[str, Any]:
@@ -150,9 +174,11 @@ def _build(spec: str | dict[str, Any]) -> Sandbox:
 class RemoteToolPort:
     """A ToolPort whose tools run in the OSS/BSS service behind a Serve handle (or any object with call_tool)."""
 
-    def __init__(self, service: Any, conversation_id: str, identity: Identity) -> None:
+    def __init__(self, service: Any, conversation_id: str, identity: Identity,
+                 principal: Principal | None = None) -> None:
         self.service = service
         self.conversation_id = conversation_id
+        self.principal = principal  # who asked: travels with every call, for the audit log
         self.verified_customer_id = identity.verified_customer_id
         self.failed_identity_attempts = identity.failed_attempts
         self.calls: list[dict[str, Any]] = []  # for the turn's trace
@@ -164,7 +190,7 @@ class RemoteToolPort:
     async def call(self, name: str, args: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         who = self.verified_customer_id
         outcome = await _invoke(self.service.call_tool, self.conversation_id, self.identity, name, args,
-                                idempotency_key)
+                                idempotency_key, self.principal)
         self.verified_customer_id = outcome.identity.verified_customer_id
         self.failed_identity_attempts = outcome.identity.failed_attempts
         error = outcome.error

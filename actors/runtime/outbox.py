@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 from pydantic import BaseModel
 
 from telco.contract.messages import Identity
+from telco.contract.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class QueuedWrite(BaseModel):
     tool: str
     args: dict[str, Any]
     idempotency_key: str | None = None
+    principal: Principal | None = None  # who asked: the audit row of the applied write names them too
 
 
 class Outbox:
@@ -32,11 +34,12 @@ class Outbox:
         self._count = 0
 
     def hold(self, system: str, conversation_id: str, identity: Identity, tool: str, args: dict[str, Any],
-             idempotency_key: str | None) -> dict[str, Any]:
+             idempotency_key: str | None, principal: Principal | None = None) -> dict[str, Any]:
         """Queue the write; the receipt is the tool's result meanwhile."""
         self._count += 1
         write = QueuedWrite(queued_id=f"Q-{self._count:05d}", system=system, conversation_id=conversation_id,
-                            identity=identity, tool=tool, args=args, idempotency_key=idempotency_key)
+                            identity=identity, tool=tool, args=args, idempotency_key=idempotency_key,
+                            principal=principal)
         self.pending.append(write)
         return {"status": "queued", "queued_id": write.queued_id, "system": system,
                 "message": f"the {system.upper()} system is down; this is queued and applied once it is back"}

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
 from telco.contract.body import Body
-from telco.contract.limits import MAX_MESSAGE_CHARS
+from telco.contract.limits import MAX_MESSAGE_CHARS, MAX_WORLD_CUSTOMERS
 from telco.contract.messages import Citation, IntentScore, Mode
 from telco.contract.trace import TurnTrace
 
@@ -125,37 +125,86 @@ class ReadyOut(Body):
     checks: dict[str, str]  # component -> "ok" or what is wrong with it
 
 
-class LoadWorldIn(Body):
-    """Either a named fixture or a generated world; exactly one of the two."""
+class DemoWorldIn(Body):
+    """The demo fixture."""
 
-    fixture: Literal["demo"] | None = None
-    seed: int | None = Field(default=None, ge=0)
-    customers: int | None = Field(default=None, ge=1, le=200_000)
+    fixture: Literal["demo"]
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> "LoadWorldIn":
-        generated = self.seed is not None or self.customers is not None
-        if (self.fixture is not None) == generated:
-            raise ValueError('give either fixture ("demo") or {seed, customers}, not both and not neither')
-        if generated and self.seed is None:
-            raise ValueError("a generated world needs a seed")
-        return self
-
-    def spec(self) -> str | dict[str, int]:
+    def spec(self) -> str:
         """What OssBss.load_world takes."""
-        if self.fixture is not None:
-            return self.fixture
-        return {"seed": int(self.seed or 0), "customers": self.customers or 1000}
+        return self.fixture
+
+
+class GeneratedWorldIn(Body):
+    """A generated world. Its size is bounded: generating takes seconds per thousand customers on the serving
+    replica, and every tool call waits meanwhile (bench/generator.py builds the big ones offline)."""
+
+    seed: int = Field(ge=0, le=2**32 - 1)
+    customers: int = Field(default=MAX_WORLD_CUSTOMERS, ge=1, le=MAX_WORLD_CUSTOMERS)
+
+    def spec(self) -> dict[str, int]:
+        return {"seed": self.seed, "customers": self.customers}
+
+
+def _world_kind(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    generated = "seed" in data or "customers" in data
+    return None if ("fixture" in data) == generated else ("generated" if generated else "demo")
+
+
+# Either a named fixture or a generated world, exactly one: the two bodies refuse each other's fields.
+LoadWorldIn = Annotated[
+    Annotated[DemoWorldIn, Tag("demo")] | Annotated[GeneratedWorldIn, Tag("generated")],
+    Discriminator(_world_kind, custom_error_type="world_kind",
+                  custom_error_message='give either fixture ("demo") or {seed, customers}, not both and not neither'),
+]
+
+
+def _catalogue_names(kind: Literal["faults", "steps"]) -> list[str]:
+    if kind == "faults":
+        from telco.sandbox.faults import list_faults
+
+        return sorted(f.name for f in list_faults())
+    from telco.sandbox.customer_steps import list_customer_steps
+
+    return sorted(s.id for s in list_customer_steps())
+
+
+def _known(kind: Literal["faults", "steps"], value: str) -> str:
+    if value not in _catalogue_names(kind):
+        listed = "faults" if kind == "faults" else "customer-steps"
+        raise ValueError(f"{value!r} is not in the catalogue (GET /v1/admin/sandbox/{listed})")
+    return value
+
+
+def _enum_of(field: str, kind: Literal["faults", "steps"]) -> Any:
+    # The catalogue is data: the schema lists it when the OpenAPI document is built, not when this module loads.
+    def extra(schema: dict[str, Any]) -> None:
+        schema["properties"][field]["enum"] = _catalogue_names(kind)
+    return extra
 
 
 class FaultIn(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_enum_of("name", "faults"))
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     customer_id: str = Field(pattern=r"^C\d{4,9}$")
     service_id: str | None = Field(default=None, min_length=1, max_length=64)
     params: dict[str, Any] = {}
 
+    @field_validator("name")
+    @classmethod
+    def _fault_known(cls, value: str) -> str:
+        return _known("faults", value)
+
 
 class CustomerStepIn(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_enum_of("step_id", "steps"))
     step_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     customer_id: str = Field(pattern=r"^C\d{4,9}$")
     service_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("step_id")
+    @classmethod
+    def _step_known(cls, value: str) -> str:
+        return _known("steps", value)

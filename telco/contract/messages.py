@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from telco.contract.principal import Principal
 from telco.playbooks.runner import CustomerRequest, RunState
 
 # Who produced a reply: the deterministic brains, the model, the brains standing in for a failed model, or a person
@@ -101,6 +102,7 @@ class Identity(Msg):
 class TechnicalRequest(Msg):
     conversation_id: str
     identity: Identity
+    principal: Principal | None = None  # who asked (the API key): the audit log of every write names it
     run: RunState | None = None  # continue this run...
     start_playbook: str | None = None  # ...or start this playbook
     service_id: str | None = None  # which service, when the customer named one

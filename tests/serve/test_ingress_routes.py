@@ -268,7 +268,7 @@ def test_sandbox_errors_and_access(env):
     r = call(app, "POST", "/v1/admin/sandbox/world", headers=admin, json={"fixture": "demo", "seed": 3})
     assert r.status_code == 422 and "not both" in r.json()["message"]
     r = call(app, "POST", "/v1/admin/sandbox/world", headers=admin, json={"customers": 5})
-    assert r.status_code == 422 and "needs a seed" in r.json()["message"]
+    assert r.status_code == 422 and "seed: Field required" in r.json()["message"]
 
 
 def test_openapi_documents_every_route(env):

@@ -1,0 +1,139 @@
+"""The audit log (issue 15, item 4): every attempt at an account write leaves one append-only row in memory, naming
+who asked (the API key), the conversation, the customer, the tool and its redacted arguments, the policy rules, the
+result and the idempotency key.
+
+The scenario suite runs through the whole in-process system (actors/runtime/local.py), whose OSS/BSS service writes
+the audit table through memory's writer exactly as the Serve deployment does; each conversation's traced writes are
+matched against its rows. The cases around the suite (a refusal, a retry, a replay, a queued write, append-only)
+drive the OSS/BSS service directly. The HTTP route is checked in tests/integration/live/test_audit_http.py.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from actors.runtime.oss_bss import OssBss
+from memory.audit import AuditLog
+from memory.writer import LocalWriter
+from telco.contract.audit import AuditQuery
+from telco.contract.messages import Identity
+from telco.contract.principal import Principal
+from telco.errors import InvalidInput
+from telco.policy import load_policy
+from telco.scenarios import load_scenarios
+from telco.scenarios.agents_driver import run_scenario_with_agents
+from telco.tools.write_rules import rules_of
+
+AGENT = Principal(key_id="desk-7", role="operations")
+
+
+class Recording:
+    """The LocalClient, remembering which conversations it started and the turns it got back."""
+
+    def __init__(self, client) -> None:
+        self.client, self.turns = client, {}
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def start(self) -> str:
+        cid = self.client.start()
+        self.turns[cid] = []
+        return cid
+
+    def send(self, conversation_id, body):
+        turn = self.client.send(conversation_id, body)
+        self.turns[conversation_id].append(turn)
+        return turn
+
+
+def test_every_write_of_the_scenario_suite_has_exactly_one_audit_row(offline_client):
+    client = Recording(offline_client)
+    for scenario in load_scenarios():
+        run_scenario_with_agents(scenario, client)
+    audit = offline_client.oss_bss.audit.log
+    writes_seen = refused_seen = 0
+    for cid, turns in client.turns.items():
+        traced = [t for turn in turns for t in turn["trace"]["tools"] if t["kind"] == "write"]
+        rows = audit.query(AuditQuery(conversation_id=cid, limit=1000))
+        assert len(rows) == len(traced), (cid, [t["name"] for t in traced], [(r.tool, r.result) for r in rows])
+        assert Counter((t["name"], t["ok"]) for t in traced) == \
+            Counter((r.tool, r.result in ("ok", "replayed", "queued")) for r in rows), cid
+        applied = Counter(r.idempotency_key for r in rows if r.result == "ok")
+        assert all(n == 1 for n in applied.values()), applied  # one applied row per idempotency key
+        for r in rows:
+            assert (r.key_id, r.role) == ("local-operations", "operations")  # the LocalClient's principal
+            assert r.idempotency_key and r.policy_rules == rules_of(r.tool)
+            if r.result == "refused" and r.policy_rule:
+                assert r.policy_rule in r.policy_rules, (r.tool, r.policy_rule)
+        writes_seen += len(rows)
+        refused_seen += sum(r.result == "refused" for r in rows)
+    assert writes_seen >= 30  # the suite resumes lines, refuels, credits, books technicians, hands over...
+
+
+@pytest.fixture
+def service(store):
+    return OssBss("demo", audit=AuditLog(store, LocalWriter(store)))
+
+
+def _call(service, tool, args, key, identity=Identity(verified_customer_id="C1001"), principal=AGENT):
+    return asyncio.run(service.call_tool("conv-audit", identity, tool, args, key, principal))
+
+
+def _rows(service, **filters):
+    return service.audit.log.query(AuditQuery(conversation_id="conv-audit", **filters))
+
+
+def test_a_credit_above_policy_is_refused_and_audited_once_however_often_it_is_retried(service):
+    over = load_policy().goodwill_credit.max_per_credit + Decimal("1")
+    args = {"customer_id": "C1001", "amount": str(over), "kind": "goodwill", "reason": "card 4111 1111 1111 1111"}
+    for _ in range(2):  # a retry with the same key is the same attempt
+        outcome = _call(service, "apply_credit", args, "conv-audit/credit/1")
+        assert outcome.error is not None and outcome.error["code"] == "policy_denied"
+    [row] = _rows(service)
+    assert (row.result, row.policy_rule, row.tool) == ("refused", "goodwill_credit.max_per_credit", "apply_credit")
+    assert (row.key_id, row.role, row.customer_id) == ("desk-7", "operations", "C1001")
+    assert "goodwill_credit.max_per_credit" in row.policy_rules and str(over) in row.message
+    assert "4111" not in row.args["reason"]  # arguments are redacted like everything kept in memory
+    assert service.sandbox.world.credits == {} or all(c.customer_id != "C1001" or c.amount != over
+                                                      for c in service.sandbox.world.credits.values())
+
+
+def test_an_applied_write_has_one_ok_row_and_a_replay_is_recorded_as_such(service):
+    args = {"customer_id": "C1001", "amount": "5.00", "kind": "goodwill", "reason": "sorry for the outage"}
+    first = _call(service, "apply_credit", args, "conv-audit/credit/2")
+    again = _call(service, "apply_credit", args, "conv-audit/credit/2")
+    assert first.error is None and again.result == first.result
+    assert sorted(r.result for r in _rows(service)) == ["ok", "replayed"]
+    [ok] = _rows(service, result="ok")
+    assert ok.idempotency_key == "conv-audit/credit/2" and ok.policy_rule is None and ok.message is None
+    # Reads are not audited; an unverified write is refused by the identity rule and audited.
+    _call(service, "get_customer_details", {"customer_id": "C1001"}, None)
+    _call(service, "apply_credit", args, "conv-audit/credit/3", identity=Identity(), principal=None)
+    [refused] = _rows(service, result="refused")
+    assert refused.policy_rule == "identity.verified_before_account_change"
+    assert (refused.key_id, refused.role) == ("system", "system")  # no key asked: named as such
+    assert len(_rows(service)) == 3
+    assert [r.tool for r in _rows(service, tool="apply_credit", limit=1)] == ["apply_credit"]
+
+
+def test_a_write_queued_while_its_system_is_down_is_audited_queued_then_applied(service):
+    asyncio.run(service.set_chaos({"unavailable": ["crm"]}))
+    outcome = _call(service, "open_ticket", {"category": "technical", "subject": "line dead", "customer_id": "C1001"},
+                    "conv-audit/ticket/1")
+    assert outcome.result["status"] == "queued"
+    assert [r.result for r in _rows(service)] == ["queued"]
+    asyncio.run(service.set_chaos({}))
+    rows = _rows(service)
+    assert sorted(r.result for r in rows) == ["ok", "queued"]
+    assert {(r.key_id, r.idempotency_key) for r in rows} == {("desk-7", "conv-audit/ticket/1")}
+
+
+def test_the_audit_table_is_append_only(store):
+    writer = LocalWriter(store)
+    for kind, payload in (("upsert", {"rows": [{"audit_id": "A-1"}]}), ("delete", {"keys": ["A-1"]})):
+        with pytest.raises(InvalidInput, match="append-only"):
+            writer.apply([{"table": "audit", "kind": kind, **payload}])
