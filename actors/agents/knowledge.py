@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence, get_args
@@ -128,7 +129,11 @@ class _Section:
     def holds(self, chunk_text: str) -> bool:
         """The indexed chunk's text is part of this copy of the section (a chunk is "<title>: <heading>\n<part>")."""
         _, _, part = chunk_text.partition("\n")
-        return " ".join(part.split()) in " ".join(self.section.text.split())
+        return " ".join(part.split()) in self.flat_text
+
+    @cached_property
+    def flat_text(self) -> str:
+        return " ".join(self.section.text.split())
 
 
 @dataclass(frozen=True)
