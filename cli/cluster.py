@@ -269,7 +269,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             started_earlier = {k: previous[k] for k in ("pid", "log") if k in previous}  # still ours to stop
     else:
         print("starting a local Ray head (ray start --head) ...")
-        started = start_head(args.dashboard_port, port=args.port)
+        # A loaded machine can take well over a minute to bring a head up: the same patience as for the app.
+        started = start_head(args.dashboard_port, timeout_s=max(90.0, args.timeout / 2), port=args.port)
         address = started["address"]
         write_state({"started_head": True, **started, "serve_url": settings.serve.url})
     try:
