@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from jobs.prompts.model_source import ModelSource
 from telco.data import JUDGE_RUBRIC_FILE
+from telco.llm.client import scrubbed
 from telco.llm.exchange import usage_tokens
 from telco.llm.prices import cached_prices
 from telco.llm.structured import decision_tool, read_input
@@ -67,10 +68,12 @@ def rubric() -> str:
 
 
 def judge_request(custom_id: str, text: str, model: str) -> dict[str, Any]:
-    return {"custom_id": custom_id, "params": {
+    # Scrubbed as every other model request is (telco/llm/client.py): a replayed transcript carries what its
+    # customers typed, and a batch goes to the model as surely as a single call does.
+    return {"custom_id": custom_id, "params": scrubbed({
         "model": model, "max_tokens": MAX_TOKENS, "system": rubric(),
         "tools": [decision_tool(JudgeScores, TOOL)], "tool_choice": {"type": "tool", "name": TOOL},
-        "messages": [{"role": "user", "content": text}]}}
+        "messages": [{"role": "user", "content": text}]})}
 
 
 def _scores(message: Any) -> JudgeScores | None:

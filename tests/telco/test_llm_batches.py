@@ -113,3 +113,18 @@ def test_judge_requests_are_well_formed_messages_requests():
 
     req = judge_request("control-0", transcript_text([("customer", "hi")], "case"), MODEL)
     assert check_request(req["params"]) is None and req["params"]["tool_choice"]["name"] == TOOL
+
+
+def test_the_judges_batch_requests_are_scrubbed_like_every_model_request():
+    from telco.redact import CARD, DOB, SECRET
+
+    said = [("customer", "My card is 4111 1111 1111 1111, my password is Tr0ub4dor&3 and I was born on 1987-03-14."),
+            ("system", "Thanks, I can't take card details here.")]
+    api = ScriptedMessagesApi(guided_reply)
+    scores, _ = judge_arms(scripted_source(api), {"control": [transcript_text(said, "case 0")]})
+    assert scores["control"].judged == 1
+    sent = [r.body["messages"][0]["content"] for r in api.requests if r.forced_tool == TOOL]
+    assert len(sent) == 1
+    for planted in ("4111 1111 1111 1111", "Tr0ub4dor&3", "1987-03-14"):
+        assert planted not in sent[0]
+    assert CARD in sent[0] and SECRET in sent[0] and DOB in sent[0] and "Thanks, I can't take card" in sent[0]
