@@ -1,9 +1,10 @@
 """Which shard of the write path owns a conversation: N working-memory holders, each with its own turns-log writer.
 
 A conversation always maps to the same shard for a given N (a stable hash of its id, the same in every process
-and release), so one holder owns its cached state and one writer commits its turns. The shards share one `turns`
-table: their commits are Lance appends of disjoint keys, which commute (a writer that loses the race to a version
-rebases and commits again), so readers and jobs see one log whatever N is.
+and release), so one holder owns its cached state and one writer commits its turns, to its own partition of the
+log (`turns` for shard 0, `turns_p<k>` for shard k: memory/store.py). Separate tables because a Lance table takes
+one commit at a time: measured, two writers appending to one table shared its commit rate instead of adding to it
+(bench/RESULTS.md). Readers and jobs see one log through `MemoryStore.log("turns")`, whatever N is.
 
 The hash is jump consistent hashing (Lamping and Veach, 2014): growing from N to N+1 shards moves only about
 1/(N+1) of the conversations, all of them to the new shard. Nothing has to be copied when N changes (the log is

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Literal
 
@@ -48,6 +48,9 @@ class TableSpec:
     # migrations[v] upgrades a table at version v-1 to version v.
     migrations: dict[int, Migration] = field(default_factory=dict)
     append_only: bool = False  # the writer refuses upserts and deletes (the audit log)
+    # Split into one table per shard of the write path (memory/shards.py): "<name>" is shard 0's, "<name>_p<k>"
+    # shard k's. Each shard commits to its own table, so shards never contend for one table's next version.
+    partitioned: bool = False
 
 
 def _schema(*fields: pa.Field) -> pa.Schema:
@@ -107,6 +110,7 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="turns",
             group="conversations",
+            partitioned=True,
             key="turn_id",
             schema=TURNS_SCHEMA_V2,
             btree=("turn_id", "conversation_id", "customer_id", "created_at"),
@@ -462,10 +466,24 @@ _VERSIONS_SCHEMA = _schema(_key("table_name"), pa.field("version", pa.int64(), n
                            pa.field("migrated_at", Ts, nullable=False))
 
 
+def partition_name(name: str, shard: int) -> str:
+    """The table of one shard of a partitioned table (shard 0 keeps the plain name, so one shard is no change)."""
+    return name if shard == 0 else f"{name}_p{shard}"
+
+
+def _partition_of(name: str) -> TableSpec | None:
+    base, sep, k = name.rpartition("_p")
+    s = TABLES.get(base) if sep and k.isdigit() and int(k) > 0 and k == str(int(k)) else None
+    return replace(s, name=name) if s is not None and s.partitioned else None
+
+
 def spec(name: str) -> TableSpec:
     try:
         return TABLES[name]
     except KeyError:
+        part = _partition_of(name)
+        if part is not None:
+            return part
         raise InvalidInput(f"unknown memory table {name!r}; known tables: {', '.join(sorted(TABLES))}") from None
 
 
@@ -543,6 +561,23 @@ class MemoryStore:
     def ensure_all(self) -> None:
         for name in TABLES:
             self.table(name)
+
+    def partitions(self, name: str) -> list[str]:
+        """The tables that hold a partitioned table's rows: its own and every shard's that exists."""
+        if not spec(name).partitioned:
+            return [name]
+        shards = [t for t in self._existing() if t.rpartition("_p")[0] == name and _partition_of(t) is not None]
+        return [name] + sorted(shards, key=lambda t: int(t.rpartition("_p")[2]))
+
+    def log(self, name: str):
+        """What a reader of the whole of a partitioned table searches (the turns log whatever the number of shards
+        that wrote it): the table itself when it has one partition, else a search over all of them."""
+        names = self.partitions(name)
+        if len(names) == 1:
+            return self.table(name)
+        from memory.partitions import Partitions
+
+        return Partitions([self.table(n) for n in names])
 
     def _versions(self):
         if VERSIONS_TABLE in self._existing():

@@ -115,9 +115,12 @@ class WorkingMemory:
     """
 
     def __init__(self, store: MemoryStore, writer: WriterBase, *, ttl: timedelta = DEFAULT_TTL,
-                 max_last_turns: int = 10, clock: Callable[[], datetime] = now_utc) -> None:
+                 max_last_turns: int = 10, clock: Callable[[], datetime] = now_utc, log_table: str = "turns") -> None:
         if ttl <= timedelta(0):
             raise InvalidInput("working-memory TTL must be positive")
+        # Where this holder appends: its shard's partition of the turns log (memory/shards.py). Reads go over
+        # every partition, so a conversation's earlier turns are found whichever layout wrote them.
+        self.log_table = log_table
         self.store = store
         self.writer = writer
         self.ttl = ttl
@@ -173,7 +176,7 @@ class WorkingMemory:
 
     def turns(self, conversation_id: str) -> list[dict]:
         """All logged turns of a conversation in order (the raw log rows)."""
-        t = self.store.table("turns")
+        t = self.store.log("turns")
         rows = (t.search().where(f"conversation_id = {sql_str(conversation_id)}")
                 .limit(1_000_000).to_arrow().to_pylist())
         return sorted(rows, key=lambda r: r["seq"])
@@ -232,7 +235,7 @@ class WorkingMemory:
                 state = self.rebuild(conversation_id)  # a scan of the turns log, which grows with every turn
             rows, new_state = self._exchange_rows(conversation_id, state, turns, customer_id, intents, patch,
                                                   expected_seq)
-            self.writer.apply([Op(table="turns", kind="append", rows=rows, fresh=True)])
+            self.writer.apply([Op(table=self.log_table, kind="append", rows=rows, fresh=True)])
             self._cache[conversation_id] = new_state
             return new_state.model_copy(deep=True)
 
@@ -250,7 +253,7 @@ class WorkingMemory:
                 state = await asyncio.to_thread(self.rebuild, conversation_id)
             rows, new_state = self._exchange_rows(conversation_id, state, turns, customer_id, intents, patch,
                                                   expected_seq)
-            await self.writer.apply_async([Op(table="turns", kind="append", rows=rows, fresh=True)])
+            await self.writer.apply_async([Op(table=self.log_table, kind="append", rows=rows, fresh=True)])
             self._cache[conversation_id] = new_state
             return new_state.model_copy(deep=True)
 
@@ -353,13 +356,14 @@ def holder_actor_class():
 
             def __init__(self, uri: str, ttl_s: float = DEFAULT_TTL.total_seconds(),
                          shard: tuple[int, int] | None = None) -> None:
-                from memory.store import connect
+                from memory.store import connect, partition_name
                 from memory.writer import RayWriter
 
-                # Shard k of n commits through shard k's writer (memory/shards.py).
+                # Shard k of n appends to its own partition of the log through shard k's writer (memory/shards.py).
                 self.shard = tuple(shard) if shard else None
                 self.memory = WorkingMemory(connect(uri), RayWriter(uri, shard=self.shard),
-                                            ttl=timedelta(seconds=ttl_s))
+                                            ttl=timedelta(seconds=ttl_s),
+                                            log_table=partition_name("turns", self.shard[0] if self.shard else 0))
 
             def _owns(self, conversation_id: str) -> None:
                 """Two holders writing one conversation would both number its next turn: refuse one routed here

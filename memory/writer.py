@@ -31,7 +31,7 @@ from typing import Any, Iterable, Literal, Sequence
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from memory.store import MemoryStore, TableSpec, connect, groups, spec, sql_str
+from memory.store import MemoryStore, TableSpec, connect, groups, partition_name, spec, sql_str
 from telco.errors import BackendUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -285,6 +285,12 @@ class WriterService:
         tables = groups().get(group)
         if not tables:
             raise InvalidInput(f"unknown table group {group!r}; known groups: {', '.join(sorted(groups()))}")
+        if shard is not None:
+            index, count = shard
+            if not 0 <= index < count:
+                raise InvalidInput(f"shard {index} is not one of {count} shards")
+            # Shard k of a group writes (and compacts) its own partition of each partitioned table.
+            tables = [partition_name(t, index) if spec(t).partitioned else t for t in tables]
         self.group = group
         self.tables = tables
         self.store = connect(uri)
@@ -298,15 +304,7 @@ class WriterService:
         # 1,000 commits and 499 ms after 3,000. Compacting by count as well as by time keeps commits cheap.
         self.compact_every_commits = compact_every_commits
         self.cleanup_older_than = timedelta(seconds=cleanup_older_than_s)
-        # Shards of one group commit to the same tables: only the first compacts them (two compactions of one
-        # table conflict with each other), after its share of the commits that made the fragments.
         self.shard = shard
-        if shard is not None:
-            index, count = shard
-            if not 0 <= index < count:
-                raise InvalidInput(f"shard {index} is not one of {count} shards")
-            self.compact_every_commits = max(1, compact_every_commits // count)
-        self.compacts = shard is None or shard[0] == 0
         self._queue: asyncio.Queue[_Pending] | None = None
         self._loop_task: asyncio.Task | None = None
         self._last_compact = time.monotonic()
@@ -361,8 +359,7 @@ class WriterService:
                     if not p.future.done():
                         p.future.set_exception(_as_error(exc))
             due_by_count = self.committer.commits - self._commits_at_compact >= self.compact_every_commits
-            due = due_by_count or time.monotonic() - self._last_compact >= self.compact_every_s
-            if due and self.compacts:
+            if due_by_count or time.monotonic() - self._last_compact >= self.compact_every_s:
                 try:
                     await self.compact()
                 except Exception as exc:  # compaction is housekeeping: log and try again next period

@@ -99,7 +99,7 @@ def summarise(rows: list[dict[str, Any]], window_s: int, experiments: list[dict[
 def _read(memory_uri: str, window_s: int, now: datetime) -> OpsMetrics:
     store = connect(memory_uri)
     since = (now - timedelta(seconds=window_s)).strftime("%Y-%m-%dT%H:%M:%S")
-    rows = (store.table("turns").search().where(f"role = 'agent' AND created_at >= timestamp '{since}'")
+    rows = (store.log("turns").search().where(f"role = 'agent' AND created_at >= timestamp '{since}'")
             .limit(MAX_ROWS).to_list())
     try:
         experiments = [{k: v for k, v in e.items() if not isinstance(v, (bytes, list)) or k == "note"}

@@ -76,7 +76,7 @@ def conversation_gaps(turns: list[dict[str, Any]], feedback: dict[str, Any] | No
 
 def read_gap_questions(store: MemoryStore, since: datetime | None) -> tuple[list[dict[str, Any]], datetime | None]:
     """Gap questions of the conversations with a row after `since`, and the newest row time seen."""
-    turns = store.table("turns")
+    turns = store.log("turns")
     query = turns.search()
     if since is not None:
         query = query.where(f"created_at > {sql_ts(since - GRACE)}")

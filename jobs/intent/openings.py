@@ -26,7 +26,7 @@ class Opening(BaseModel):
 
 
 def openings(store: MemoryStore, conversation_ids: list[str]) -> dict[str, Opening]:
-    rows = rows_in(store.table("turns"), "conversation_id", conversation_ids,
+    rows = rows_in(store.log("turns"), "conversation_id", conversation_ids,
                    ["conversation_id", "seq", "role", "text", "trace"], where="role IN ('customer', 'agent')")
     rows.sort(key=lambda r: (r["conversation_id"], r["seq"]))
     out: dict[str, Opening] = {}

@@ -27,7 +27,7 @@ LONG_RUN_STEPS = 14  # failed runs longer than this suggest a concision guidelin
 def system_turns(store: MemoryStore, conversation_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """conversation id -> the system's turns in order (the recorded TurnOut, or the reply text alone)."""
     out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for r in rows_in(store.table("turns"), "conversation_id", conversation_ids,
+    for r in rows_in(store.log("turns"), "conversation_id", conversation_ids,
                      ["conversation_id", "seq", "text", "trace"], where="role = 'agent'"):
         try:
             turn = json.loads(r["trace"]) if r.get("trace") else {}

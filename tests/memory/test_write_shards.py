@@ -53,6 +53,16 @@ def test_bad_layouts_and_ids_are_refused():
     assert jump_hash(123, 1) == 0
 
 
+def test_only_partitioned_tables_have_shard_partitions():
+    from memory.store import partition_name, spec
+
+    assert partition_name("turns", 0) == "turns" and partition_name("turns", 2) == "turns_p2"
+    assert spec("turns_p2").name == "turns_p2" and spec("turns_p2").group == "conversations"
+    for name in ("episodes_p1", "turns_p0", "turns_p01", "turns_px"):
+        with pytest.raises(InvalidInput):
+            spec(name)
+
+
 def test_sharded_holders_route_every_call_by_its_conversation_id():
     class Handle:
         def __init__(self, k):
@@ -111,7 +121,13 @@ def test_turns_of_many_conversations_land_once_across_shards_and_are_read_back(t
 
         asyncio.run(everything())
 
-        rows = connect(uri).table("turns").to_arrow().to_pylist()
+        store = connect(uri)
+        # One partition of the log per shard, each with only its own shard's conversations.
+        assert store.partitions("turns") == ["turns", "turns_p1", "turns_p2"]
+        for k, name in enumerate(store.partitions("turns")):
+            written = {r["conversation_id"] for r in store.table(name).to_arrow().to_pylist()}
+            assert written and all(shard_of(c, SHARDS) == k for c in written)
+        rows = store.log("turns").search().limit(100_000).to_list()
         ids_written = Counter(r["turn_id"] for r in rows)
         assert len(rows) == CONVERSATIONS * EXCHANGES * 2
         assert max(ids_written.values()) == 1  # no turn twice
@@ -131,7 +147,7 @@ def test_turns_of_many_conversations_land_once_across_shards_and_are_read_back(t
         stranger = next(c for c in ids if shard_of(c, SHARDS) != 0)
         with pytest.raises(ray.exceptions.RayTaskError, match="belongs to shard"):
             ray.get(holders.handles[0].record_exchange.remote(stranger, [("customer", "x", None)]))
-        assert connect(uri).table("turns").count_rows() == CONVERSATIONS * EXCHANGES * 2
+        assert connect(uri).log("turns").count_rows() == CONVERSATIONS * EXCHANGES * 2
     finally:
         for k in range(SHARDS):
             try:
