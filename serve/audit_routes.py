@@ -5,16 +5,29 @@ people who answer for account changes: operations and admin keys only.
 """
 # No `from __future__ import annotations`: FastAPI reads the route annotations as real objects.
 import asyncio
+import re
 from datetime import datetime
 from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from serve.auth import require_operations_or_admin
 from telco.contract.audit import MAX_AUDIT_PAGE, AuditQuery, AuditRecord, AuditResult
 from telco.contract.principal import Principal
 
 Ident = r"^[A-Za-z0-9_-]{1,64}$"
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$")
+
+
+def _instant(value: Any) -> Any:
+    # Only an ISO 8601 instant with its timezone: pydantic would also read "0.5" as seconds since 1970.
+    if isinstance(value, str) and not _ISO.match(value):
+        raise ValueError("an ISO 8601 date and time with a timezone, e.g. 2026-12-07T10:00:00Z")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant)]
 
 
 def audit_router(memory_uri: str, caller: Callable[..., Awaitable[Principal]],
@@ -40,8 +53,8 @@ def audit_router(memory_uri: str, caller: Callable[..., Awaitable[Principal]],
                     customer_id: str | None = Query(default=None, pattern=r"^C\d{4,9}$"),
                     tool: str | None = Query(default=None, pattern=r"^[a-z_]{1,64}$"),
                     result: AuditResult | None = None,
-                    since: datetime | None = Query(default=None, description="from this instant (with a timezone)"),
-                    until: datetime | None = Query(default=None, description="before this instant (with a timezone)"),
+                    since: Instant | None = Query(default=None, description="from this instant (with a timezone)"),
+                    until: Instant | None = Query(default=None, description="before this instant (with a timezone)"),
                     limit: int = Query(default=100, ge=1, le=MAX_AUDIT_PAGE)) -> list[AuditRecord]:
         q = AuditQuery(conversation_id=conversation_id, customer_id=customer_id, tool=tool, result=result,
                        since=since, until=until, limit=limit)

@@ -49,7 +49,8 @@ ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", descripti
 _ERRORS = error_responses(401, 403, 413, 422, 429, 503)
 _BODY = error_responses(400)
 _NOT_FOUND = error_responses(404, e404="unknown conversation")
-_CONFLICT = error_responses(409, e409="another turn of this conversation is being handled; send it again")
+_CONFLICT = error_responses(409, e409="another turn of this conversation is being handled (send it again), or "
+                                      "the client_message_id was used for a different message")
 _DRILL = error_responses(404, 409, e404="no such customer", e409="the current world cannot take this drill")
 _CONVERSATION = "/v1/conversations/{conversation_id}"
 _STARTED = links(201, "/conversation_id", Read=("get", _CONVERSATION, "conversation_id"),

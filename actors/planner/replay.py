@@ -13,7 +13,7 @@ import hashlib
 
 from actors.planner.conversation import AppliedMessage, ConversationState, ConversationStore, TurnRecord
 from telco.contract.http import MessageIn, TurnOut
-from telco.errors import Conflict, InvalidInput
+from telco.errors import Conflict
 
 KEEP = 50  # a retry comes within seconds: the ids of the last 50 messages are plenty
 
@@ -28,9 +28,9 @@ def applied(state: ConversationState, body: MessageIn) -> AppliedMessage | None:
         return None
     found = next((m for m in state.applied_messages if m.client_message_id == body.client_message_id), None)
     if found is not None and found.digest != message_digest(body):
-        raise InvalidInput("invalid request: client_message_id: this id was already used for a different message",
-                           errors=[{"location": "body", "field": "client_message_id",
-                                    "problem": "already used for a different message"}])
+        # A well-formed request that clashes with what this conversation already recorded: a conflict (409).
+        raise Conflict("client_message_id: this id was already used for a different message in this conversation",
+                       field="client_message_id", problem="already used for a different message")
     return found
 
 

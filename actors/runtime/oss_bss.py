@@ -34,7 +34,7 @@ class ToolOutcome(BaseModel):
 class Chaos(BaseModel):
     """Injected trouble for drills and tests: every tool call slowed, and/or whole systems unavailable."""
 
-    latency_ms: float = Field(default=0, ge=0, le=60_000)
+    latency_ms: float = Field(default=0, ge=0, le=60_000, strict=True)  # a JSON number (not `false`)
     unavailable: list[Literal["oss", "bss", "crm"]] = []  # systems that are down (telco/data/backends.yaml)
 
 

@@ -28,7 +28,7 @@ class StepResult(Body):
 
     step_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     observation: dict[str, Any]
-    done: bool = True  # False: the customer could not or would not do it
+    done: bool = Field(default=True, strict=True)  # False: the customer could not or would not do it
 
 
 class MessageIn(Body):
@@ -104,8 +104,8 @@ class ConversationOut(Body):
 
 
 class FeedbackIn(Body):
-    csat: int = Field(ge=1, le=5)
-    resolved: bool
+    csat: int = Field(ge=1, le=5, strict=True)
+    resolved: bool = Field(strict=True)
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -139,8 +139,9 @@ class GeneratedWorldIn(Body):
     """A generated world. Its size is bounded: generating takes seconds per thousand customers on the serving
     replica, and every tool call waits meanwhile (bench/generator.py builds the big ones offline)."""
 
-    seed: int = Field(ge=0, le=2**32 - 1)
-    customers: int = Field(default=MAX_WORLD_CUSTOMERS, ge=1, le=MAX_WORLD_CUSTOMERS)
+    # Strict, like every number and flag of a request body: JSON `false` is not a seed and `1` is not `true`.
+    seed: int = Field(ge=0, le=2**32 - 1, strict=True)
+    customers: int = Field(default=MAX_WORLD_CUSTOMERS, ge=1, le=MAX_WORLD_CUSTOMERS, strict=True)
 
     def spec(self) -> dict[str, int]:
         return {"seed": self.seed, "customers": self.customers}

@@ -27,6 +27,25 @@ _SCRIPT_URL = re.compile(r"\b(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
 
+# The same rules as one pattern over the text as sent, which the OpenAPI document carries, so a client (and the
+# API fuzzing) can tell an acceptable section from the schema alone. Measured on the raw text they are a little
+# stricter than the checks above (a control character or the length counts before whitespace is tidied); every
+# field is checked against its pattern as well, so what the schema allows is exactly what is accepted.
+_NOT_MARKUP = r"(?![\s\S]*<\s*[A-Za-z/!?])"
+_NOT_SCRIPT = (r"(?![\s\S]*\b(?:[jJ][aA][vV][aA][sS][cC][rR][iI][pP][tT]|[vV][bB][sS][cC][rR][iI][pP][tT]"
+               r"|[dD][aA][tT][aA])\s*:)")
+_NO_CONTROL = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+LINE_RULE = re.compile(rf"^(?=[\s\S]*\S){_NOT_MARKUP}{_NOT_SCRIPT}{_NO_CONTROL}{{1,{MAX_LINE_CHARS}}}$")
+HEADING_RULE = re.compile(rf"^(?=[\s\S]*[A-Za-z0-9]){_NOT_MARKUP}{_NOT_SCRIPT}{_NO_CONTROL}{{1,{MAX_LINE_CHARS}}}$")
+BODY_RULE = re.compile(rf"^(?=[\s\S]*\S){_NOT_MARKUP}{_NOT_SCRIPT}(?!\s*#{{1,6}}\s)"
+                       rf"(?![\s\S]*\n\s{{0,3}}#{{1,6}}\s){_NO_CONTROL}{{1,{MAX_BODY_CHARS}}}$")
+
+
+def _fits(raw: str, rule: re.Pattern[str], what: str) -> None:
+    if not rule.match(raw):
+        raise ValueError(f"the {what} does not fit the section format (plain text, at most the length allowed, no "
+                         "markup, script URLs, control characters or heading lines)")
+
 
 def _plain(value: str, what: str) -> str:
     if _CONTROL.search(value):
@@ -58,10 +77,12 @@ class KbSectionIn(Body):
 
     doc_id: str = Field(min_length=1, max_length=64, pattern=DOC_ID,
                         description="document id: lowercase words joined by hyphens, e.g. esim")
-    title: str | None = Field(default=None, description="the document's title (required for a new document)")
-    heading: str = Field(description="the section's heading: the question it answers")
+    title: str | None = Field(default=None, description="the document's title (required for a new document)",
+                              json_schema_extra={"pattern": LINE_RULE.pattern})
+    heading: str = Field(description="the section's heading: the question it answers",
+                         json_schema_extra={"pattern": HEADING_RULE.pattern})
     body: str = Field(description=f"the section's text, markdown without headings or HTML, at most "
-                                  f"{MAX_BODY_CHARS} characters")
+                                  f"{MAX_BODY_CHARS} characters", json_schema_extra={"pattern": BODY_RULE.pattern})
     kind: Literal["policy", "manual"] = "manual"
     services: list[Service] = Field(default=[], max_length=4,
                                     description="what the document is about (required for a new document)")
@@ -71,20 +92,25 @@ class KbSectionIn(Body):
     @field_validator("title")
     @classmethod
     def _title(cls, value: str | None) -> str | None:
-        return None if value is None else _line(value, "title")
+        if value is None:
+            return None
+        line = _line(value, "title")
+        _fits(value, LINE_RULE, "title")
+        return line
 
     @field_validator("heading")
     @classmethod
     def _heading(cls, value: str) -> str:
-        value = _line(value, "heading")
+        raw, value = value, _line(value, "heading")
         if not re.search(r"[A-Za-z0-9]", value):
             raise ValueError("the heading needs letters or digits to make the section's anchor from")
+        _fits(raw, HEADING_RULE, "heading")
         return value
 
     @field_validator("body")
     @classmethod
     def _body(cls, value: str) -> str:
-        value = value.replace("\r\n", "\n").strip()
+        raw, value = value, value.replace("\r\n", "\n").strip()
         if not value:
             raise ValueError("the body must not be empty")
         if len(value) > MAX_BODY_CHARS:
@@ -92,7 +118,9 @@ class KbSectionIn(Body):
         if _HEADING_LINE.search(value):
             raise ValueError("the body must not contain markdown headings: post each section on its own, "
                              "with its heading in `heading`")
-        return _plain(value, "body")
+        value = _plain(value, "body")
+        _fits(raw, BODY_RULE, "body")
+        return value
 
 
 class KbSectionOut(Body):

@@ -9,7 +9,7 @@ import pytest
 from actors.runtime.local import OPERATIONS
 from memory.store import connect, sql_str
 from telco.contract.http import MessageIn
-from telco.errors import InvalidInput
+from telco.errors import Conflict
 
 
 def logged(client, conversation_id: str) -> list[dict]:
@@ -38,7 +38,7 @@ def test_a_message_sent_again_is_answered_with_the_turn_it_made(offline_client):
 def test_an_id_used_for_another_message_is_refused(offline_client):
     cid = offline_client.start()
     offline_client.send(cid, {"text": "my internet keeps dropping", "client_message_id": "x-1"})
-    with pytest.raises(InvalidInput, match="client_message_id"):
+    with pytest.raises(Conflict, match="client_message_id"):
         offline_client.send(cid, {"text": "cancel my contract", "client_message_id": "x-1"})
     assert len(logged(offline_client, cid)) == 2
 
