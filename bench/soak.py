@@ -88,7 +88,8 @@ def soak(url: str, uri: str | None, args: argparse.Namespace) -> dict[str, Any]:
     root = os.getpid() if args.url is None else None
 
     def take_sample(turns: int) -> None:
-        row: dict[str, Any] = {"turns": turns, "at_s": round(time.monotonic() - started, 1)}
+        # The load average says whether a change in latency came from this system or from others on the machine.
+        row: dict[str, Any] = {"turns": turns, "at_s": round(time.monotonic() - started, 1), "load": _load()[0]}
         if root is not None:
             row["rss_mib"] = cluster_rss_mib(root)
         if uri:
