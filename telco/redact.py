@@ -40,8 +40,11 @@ _SECRET = re.compile(
     r"(?P<value>(?!\[REDACTED)[^\s,;]+)",
     re.IGNORECASE,
 )
-# A PIN is only redacted when digits follow it, so "PIN-locked SIM" (a device state) stays readable.
-_PIN = re.compile(r"(?P<label>\bpin(?:\s+code)?\b(?:\s+(?:is|was))?\s*[:=]?\s*)(?P<value>\d{4,8})\b", re.IGNORECASE)
+# A PIN (or PUK) is only redacted when digits follow it, so "PIN-locked SIM" (a device state) stays readable; the
+# label may name what it unlocks ("the PIN of my card is 4821", "PIN number for the SIM: 0000").
+_PIN = re.compile(r"(?P<label>\b(?:pin|puk)(?:\s+(?:code|number|no\.?))?\b"
+                  r"(?:\s+(?:of|for|on)\s+(?:my|the|your)\s+[a-z]+)?(?:\s+(?:is|was))?\s*[:=]?\s*)"
+                  r"(?P<value>\d{4,8})\b", re.IGNORECASE)
 # Credentials that identify themselves by shape, wherever they appear.
 _TOKEN_SHAPES = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{30,})\b")
 # National id numbers by shape: a US social security number (3-2-4 digits, grouped) and a UK national insurance
