@@ -269,8 +269,14 @@ def cmd_up(args: argparse.Namespace) -> int:
             started_earlier = {k: previous[k] for k in ("pid", "log") if k in previous}  # still ours to stop
     else:
         print("starting a local Ray head (ray start --head) ...")
-        # A loaded machine can take well over a minute to bring a head up: the same patience as for the app.
-        started = start_head(args.dashboard_port, timeout_s=max(90.0, args.timeout / 2), port=args.port)
+        # A loaded machine can take well over a minute to bring a head up: the same patience as for the app. Ray
+        # gives a raylet 30 s to register with its GCS (fixed in ray/_private/node.py), so one retry.
+        patience = max(90.0, args.timeout / 2)
+        try:
+            started = start_head(args.dashboard_port, timeout_s=patience, port=args.port)
+        except RuntimeError as err:
+            print(f"the Ray head did not start ({str(err).splitlines()[0]}); trying once more", file=sys.stderr)
+            started = start_head(args.dashboard_port, timeout_s=patience, port=args.port)
         address = started["address"]
         write_state({"started_head": True, **started, "serve_url": settings.serve.url})
     try:
