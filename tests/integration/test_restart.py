@@ -25,7 +25,16 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from durability_kit import Talk, check_log  # noqa: E402
-from live_kit import ADMIN, OPS, OUTAGE_CUSTOMERS, OUTAGE_SEED, api_keys_json, h, outage_customers, outage_key  # noqa: E402
+from live_kit import (  # noqa: E402
+    ADMIN,
+    OPS,
+    OUTAGE_CUSTOMERS,
+    OUTAGE_SEED,
+    api_keys_json,
+    h,
+    outage_customers,
+    outage_key,
+)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -71,8 +80,6 @@ def descendants(pid: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
-    from cli.main import main  # noqa: F401 - the command must import before a cluster is started for it
-
     started = time.monotonic()
     home = tmp_path_factory.mktemp("restart")
     port = free_port()
