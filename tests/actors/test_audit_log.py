@@ -14,6 +14,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from audit_kit import Recording, check_rows
 
 from actors.runtime.oss_bss import OssBss
 from memory.audit import AuditLog
@@ -25,29 +26,8 @@ from telco.errors import InvalidInput
 from telco.policy import load_policy
 from telco.scenarios import load_scenarios
 from telco.scenarios.agents_driver import run_scenario_with_agents
-from telco.tools.write_rules import rules_of
 
 AGENT = Principal(key_id="desk-7", role="operations")
-
-
-class Recording:
-    """The LocalClient, remembering which conversations it started and the turns it got back."""
-
-    def __init__(self, client) -> None:
-        self.client, self.turns = client, {}
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def start(self) -> str:
-        cid = self.client.start()
-        self.turns[cid] = []
-        return cid
-
-    def send(self, conversation_id, body):
-        turn = self.client.send(conversation_id, body)
-        self.turns[conversation_id].append(turn)
-        return turn
 
 
 def test_every_write_of_the_scenario_suite_has_exactly_one_audit_row(offline_client):
@@ -55,23 +35,14 @@ def test_every_write_of_the_scenario_suite_has_exactly_one_audit_row(offline_cli
     for scenario in load_scenarios():
         run_scenario_with_agents(scenario, client)
     audit = offline_client.oss_bss.audit.log
-    writes_seen = refused_seen = 0
+    results: Counter = Counter()
     for cid, turns in client.turns.items():
-        traced = [t for turn in turns for t in turn["trace"]["tools"] if t["kind"] == "write"]
-        rows = audit.query(AuditQuery(conversation_id=cid, limit=1000))
-        assert len(rows) == len(traced), (cid, [t["name"] for t in traced], [(r.tool, r.result) for r in rows])
-        assert Counter((t["name"], t["ok"]) for t in traced) == \
-            Counter((r.tool, r.result in ("ok", "replayed", "queued")) for r in rows), cid
-        applied = Counter(r.idempotency_key for r in rows if r.result == "ok")
-        assert all(n == 1 for n in applied.values()), applied  # one applied row per idempotency key
-        for r in rows:
-            assert (r.key_id, r.role) == ("local-operations", "operations")  # the LocalClient's principal
-            assert r.idempotency_key and r.policy_rules == rules_of(r.tool)
-            if r.result == "refused" and r.policy_rule:
-                assert r.policy_rule in r.policy_rules, (r.tool, r.policy_rule)
-        writes_seen += len(rows)
-        refused_seen += sum(r.result == "refused" for r in rows)
-    assert writes_seen >= 30  # the suite resumes lines, refuels, credits, books technicians, hands over...
+        rows = [r.model_dump(mode="json") for r in audit.query(AuditQuery(conversation_id=cid, limit=1000))]
+        check_rows(cid, turns, rows, ("local-operations", "operations"))  # the LocalClient's principal
+        results.update(r["result"] for r in rows)
+    # The suite resumes lines, refuels, credits, books technicians, hands over; and some of it is refused
+    # (a refuel above the cap, a resume with an overdue bill).
+    assert results["ok"] >= 20 and results["refused"] >= 1, results  # 29 and 3 on 2026-12-07
 
 
 @pytest.fixture

@@ -36,7 +36,8 @@ def _schemathesis(url: str, key: str, report: Path) -> subprocess.CompletedProce
          "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
          "--max-examples", str(FUZZ_EXAMPLES), "--seed", FUZZ_SEED, "--workers", "1",
          # Latency is not what this run measures (bench/ does): a turn on a loaded machine may take seconds.
-         "--request-timeout", "120", "--max-response-time", "120", "--no-color", "--report", "ndjson", "--report-dir", str(report)],
+         "--request-timeout", "120", "--max-response-time", "120", "--no-color",
+         "--report", "ndjson", "--report-dir", str(report)],
         env=env, capture_output=True, text=True, timeout=1200)
 
 
