@@ -40,11 +40,15 @@ def load_intent_examples(store: Any, writer: Any, embedder: Any) -> tuple[int, b
     from telco.intents import load_intents
 
     examples = [(spec.id, text) for spec in load_intents().values() for text in spec.examples]
-    vectors = embedder.embed([t for _, t in examples])
-    writer.upsert("intent_examples", [
-        {"example_id": f"seed:{intent}:{n}", "intent": intent, "text": text, "source": "catalogue",
-         "vector": v.tolist()}
-        for n, ((intent, text), v) in enumerate(zip(examples, vectors))])
+    rows = [{"example_id": f"seed:{intent}:{n}", "intent": intent, "text": text, "source": "catalogue"}
+            for n, (intent, text) in enumerate(examples)]
+    # A restart over existing memory embeds only the catalogue rows that are new or changed.
+    stored = {(r["example_id"], r["intent"], r["text"]) for r in store.table("intent_examples").search()
+              .where("source = 'catalogue'").select(["example_id", "intent", "text"]).limit(1_000_000).to_list()}
+    changed = [r for r in rows if (r["example_id"], r["intent"], r["text"]) not in stored]
+    if changed:
+        vectors = embedder.embed([r["text"] for r in changed])
+        writer.upsert("intent_examples", [{**r, "vector": v.tolist()} for r, v in zip(changed, vectors)])
     published = publish_catalogue(store, writer, examples, yaml.safe_load(INTENT_CALIBRATION_FILE.read_text()))
     return len(examples), published is not None
 

@@ -112,19 +112,26 @@ class SemanticMemory:
         chunks = chunk_documents(docs)
         if not chunks:
             raise InvalidInput("no knowledge-base sections to ingest")
-        vecs = self.embedder.embed([c.text for c in chunks])
-        rows = [{**c.model_dump(), "vector": v.tolist()} for c, v in zip(chunks, vecs)]
         keep = {c.chunk_id for c in chunks}
         # Sections people added through the admin route (memory/kb_sections.py) are part of the KB too.
         added = {r["section_id"] for r in self.store.table("kb_sections").search().select(["section_id"])
                  .limit(1_000_000).to_list()}
-        stale = [r["chunk_id"] for r in self.table.search().select(["chunk_id", "section_id"]).limit(1_000_000)
-                 .to_list() if r["chunk_id"] not in keep and r["section_id"] not in added]
-        ops = [Op(table="kb_chunks", kind="upsert", rows=rows)]
+        stored = self.table.search().select(["chunk_id", "section_id", "text"]).limit(1_000_000).to_list()
+        stale = [r["chunk_id"] for r in stored if r["chunk_id"] not in keep and r["section_id"] not in added]
+        # Every start of the app runs this: only a chunk that is new or whose text changed is embedded and written
+        # again, so a restart over existing memory does not re-embed the whole KB.
+        same = {(r["chunk_id"], r["text"]) for r in stored}
+        changed = [c for c in chunks if (c.chunk_id, c.text) not in same]
+        ops = []
+        if changed:
+            vecs = self.embedder.embed([c.text for c in changed])
+            ops.append(Op(table="kb_chunks", kind="upsert",
+                          rows=[{**c.model_dump(), "vector": v.tolist()} for c, v in zip(changed, vecs)]))
         if stale:
             ops.append(Op(table="kb_chunks", kind="delete", keys=stale))
-        self.writer.apply(ops)
-        return len(rows)
+        if ops:
+            self.writer.apply(ops)
+        return len(chunks)
 
     def _lists(self, query: str, mode: Mode, pool: int, where: str | None,
                query_vector=None) -> dict[str, list[Hit]]:

@@ -69,6 +69,32 @@ def test_reingesting_an_edited_kb_removes_stale_chunks(store, writer, embedder):
     assert {r["doc_id"] for r in semantic.table.to_arrow().to_pylist()} == {docs[0].id}
 
 
+
+def test_reingesting_embeds_only_new_or_changed_chunks(store, writer, embedder):
+    embedded: list[str] = []
+
+    class Counting:
+        def embed(self, texts):
+            embedded.extend(texts)
+            return embedder.embed(texts)
+
+        def __getattr__(self, name):
+            return getattr(embedder, name)
+
+    semantic = SemanticMemory(store, writer, Counting())
+    docs = load_documents()[:2]
+    first = semantic.ingest(docs)
+    assert len(embedded) == first
+    embedded.clear()
+    assert semantic.ingest(docs) == first and embedded == []  # a restart over the same KB embeds nothing
+    section = docs[0].sections[0]
+    edited = docs[0].model_copy(update={"sections": [section.model_copy(update={"text": section.text + " Edited."}),
+                                                     *docs[0].sections[1:]]})
+    semantic.ingest([edited, docs[1]])
+    assert len(embedded) == 1 and embedded[0].endswith("Edited.")  # only the edited chunk
+    stored = {r["text"] for r in semantic.table.to_arrow().to_pylist() if r["section_id"] == section.id}
+    assert any(t.endswith("Edited.") for t in stored)
+
 def test_retrieval_quality_on_the_labelled_set(kb):
     cases = load_retrieval_eval()
     assert len(cases) >= 60
