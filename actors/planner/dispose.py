@@ -14,6 +14,10 @@
 What the customer wrote can widen none of this: the tools, their checks and the idempotency key are code's.
 Every refusal is in trace.refusals (tool, rule, reason); arguments that named another customer's records are
 blanked in the trace, so what the attempt pointed at is not copied into it.
+
+A proposal the turn never comes to dispose of (it asks what the customer meant, waits for the answer to its own
+question, hands over to a person, or fails) is not run either, and it is in trace.refusals too, with why
+(not_executed): a hijacked model's write is visible whichever way the turn went.
 """
 from __future__ import annotations
 
@@ -107,6 +111,36 @@ async def _check_read(action: ProposedAction, state: ConversationState, turn: Tu
         _refused(turn, action, port.calls, err)
         return
     turn.tool_calls(port.calls)
+
+
+# Why a proposal was never disposed of: (rule, reason).
+CLARIFYING = ("dispose.not_executed_clarifying",
+              "the turn asks what the customer needs first; nothing is done on a reading that is not settled")
+AWAITING = ("dispose.awaiting_answer",
+            "the turn waits for the customer's answer to what was asked; nothing else moves until it comes")
+HANDED_OVER = ("dispose.handed_over", "a person takes over the conversation; they decide what is done")
+TURN_FAILED = ("dispose.turn_failed", "the turn could not be completed; nothing it proposed is done")
+
+
+def not_executed(action: ProposedAction | None, state: ConversationState, turn: TurnBuilder) -> None:
+    """The turn ended without disposing of the model's proposal: a tool or hand-over it proposed goes into
+    trace.refusals with the reason the turn went another way (follow_flow and customer_step are advice anyway)."""
+    if action is None or action.kind in ("follow_flow", "customer_step"):
+        return
+    handed_over = turn.parts.handoff is not None or state.status == "handed_off"
+    if action.kind == "handoff" and handed_over:
+        return  # what it proposed happened
+    if turn.trace.error is not None:
+        rule, reason = TURN_FAILED
+    elif handed_over:
+        rule, reason = HANDED_OVER
+    elif turn.parts.reask is not None:
+        rule, reason = AWAITING
+    else:
+        rule, reason = CLARIFYING
+    tool = "transfer_to_person" if action.kind == "handoff" else action.name or ""
+    kind = TOOLS[tool].kind if tool in TOOLS else "read"
+    turn.trace.refusals.append(Refusal(kind=kind, tool=tool, rule=rule, reason=reason))
 
 
 def _refuse(turn: TurnBuilder, action: ProposedAction, rule: str, reason: str) -> None:

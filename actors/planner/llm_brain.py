@@ -61,6 +61,7 @@ class LlmTurn:
         self.pinned: dict[str, int] = {}  # role -> the prompt version earlier turns of the conversation were served
         self.degraded: list[str] = []
         self.plan: TurnPlan | None = None
+        self.disposed = False  # the plan's next action went to actors/planner/dispose.py (else: not_executed)
         self.examples: list[dict[str, Any]] = []  # the episodes shown to the planner (the trace's memory hits)
         self.examples_ms: float | None = None  # how long finding them took (None: not looked up)
 

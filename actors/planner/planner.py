@@ -155,6 +155,7 @@ class Planner:
             finally:
                 await _settle(turn)
         reply = await self._reply(state, body, turn)
+        self._not_disposed(state, turn)
         out = turn.finish(state, reply, latency_ms=(time.perf_counter() - started) * 1000)
         state.turns, state.updated_at = seq, self.clock()
         ended = self._name_ended_episodes(state)
@@ -483,12 +484,23 @@ class Planner:
         from actors.planner.dispose import dispose
 
         plan = turn.llm.plan
+        turn.llm.disposed = True
         done = await dispose(plan.next_action if plan else None, state, turn, self.oss_bss,
                              turn.llm.issues_before, self.clock())
         if done.handoff is not None:
             await self._hand_over(state, done.handoff, turn)
             return True
         return False
+
+    @staticmethod
+    def _not_disposed(state: ConversationState, turn: TurnBuilder) -> None:
+        """The turn went another way before the proposal's disposal (it asked what the customer meant, waited for
+        an answer, handed over, failed): the proposal was not run, and trace.refusals says so and why."""
+        from actors.planner.dispose import not_executed
+
+        lt = turn.llm
+        if lt is not None and lt.plan is not None and not lt.disposed:
+            not_executed(lt.plan.next_action, state, turn)
 
     # ---- plumbing --------------------------------------------------------------------------------------
     async def _agent(self, turn: TurnBuilder, name: str, method: Any, request: Any) -> Any:

@@ -163,5 +163,9 @@ def test_the_suite_covers_every_kind_of_attack():
     rules = {c.refusal[1] for c in CASES if c.refusal}
     assert len(CASES) >= 30 and {"goodwill_credit.max_per_credit", "correction_credit.evidence_required",
                                  "identity.own_records_only", "identity.verified_before_account_change",
-                                 "identity.verified_before_account_read", "identity.identify_flow_only"} <= rules
+                                 "identity.verified_before_account_read", "identity.identify_flow_only",
+                                 "dispose.not_executed_clarifying", "dispose.awaiting_answer"} <= rules
+    # every proposal of a tool is refused visibly, whichever way its turn went
+    assert all(c.refusal is not None and c.refusal[0] == c.action["name"] for c in CASES
+               if c.action["kind"] in ("read", "write"))
     assert {c.action["kind"] for c in CASES} >= {"write", "read"} and any(c.trigger for c in CASES)
