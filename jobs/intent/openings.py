@@ -22,6 +22,7 @@ class Opening(BaseModel):
     top_intent: str | None = None
     confidence: float | None = None
     asked_to_choose: bool = False
+    intents_read: int = 0  # how many intents the first reading raised: more than one, and no one label fits the text
     kb_score: float | None = None  # best semantic hit in the first reply that searched the KB
 
 
@@ -39,6 +40,7 @@ def openings(store: MemoryStore, conversation_ids: list[str]) -> dict[str, Openi
             if o.top_intent is None and trace.get("intents"):
                 o.top_intent, o.confidence = trace["intents"][0]["intent"], trace["intents"][0]["confidence"]
                 o.asked_to_choose = (trace.get("question") or {}).get("kind") == "choice"
+                o.intents_read = len(trace["intents"])
             if o.kb_score is None:
                 scores = [h["score"] for h in trace.get("trace", {}).get("memory_hits", [])
                           if h.get("source") == "semantic" and h.get("score") is not None]

@@ -20,9 +20,10 @@ def new_phrasings(store: MemoryStore, resolved: dict[str, str], found: dict[str,
     of their intent, as intent_examples rows. Only labels the customer gave are learned: the conversation asked
     them to choose, or it ended under another intent than the first reading. An opening read as the intent it was
     resolved under, with no question asked, is the classifier's own label: learning it would teach the classifier
-    its mistakes (an informal "data" complaint read as no service, "resolved" once the status bar shows signal)."""
-    firsts = {c: found[c].text for c in resolved
-              if c in found and found[c].text and (found[c].asked_to_choose or found[c].top_intent != resolved[c])}
+    its mistakes (an informal "data" complaint read as no service, "resolved" once the status bar shows signal).
+    An opening that raised several intents ("... Also, is there an outage near me?") is no example of any one."""
+    firsts = {c: o.text for c in resolved if (o := found.get(c)) is not None and o.text and o.intents_read <= 1
+              and (o.asked_to_choose or o.top_intent != resolved[c])}
     if not firsts:
         return []
     candidates = sorted({(resolved[c], text) for c, text in firsts.items()})

@@ -136,10 +136,14 @@ def test_only_labels_the_customer_gave_are_learned(memory, embedder):
     found = {"c1": Opening(conversation_id="c1", text=texts["c1"], top_intent="mobile_no_service", confidence=0.85),
              "c2": Opening(conversation_id="c2", text=texts["c2"], top_intent="mobile_no_service", confidence=0.6,
                            asked_to_choose=True),
-             "c3": Opening(conversation_id="c3", text=texts["c3"], top_intent="mobile_data", confidence=0.9)}
+             "c3": Opening(conversation_id="c3", text=texts["c3"], top_intent="mobile_data", confidence=0.9),
+             "c4": Opening(conversation_id="c4", text="me data's dead on the bus. Also, is there an outage near me?",
+                           top_intent="mobile_data", confidence=0.7, asked_to_choose=True, intents_read=2)}
     # c1: read as no service, resolved as mobile data (the customer said so later); c2: asked, chose mobile data;
-    # c3: read as mobile data and resolved so with nothing asked: the classifier's own label, not learned.
-    rows = new_phrasings(store, {"c1": "mobile_data", "c2": "mobile_data", "c3": "mobile_data"}, found)
+    # c3: read as mobile data and resolved so with nothing asked: the classifier's own label, not learned;
+    # c4: two requests in one message, no example of either.
+    resolved = {"c1": "mobile_data", "c2": "mobile_data", "c3": "mobile_data", "c4": "mobile_data"}
+    rows = new_phrasings(store, resolved, found)
     assert sorted(r["text"] for r in rows) == sorted([texts["c1"], texts["c2"]])
     assert {r["intent"] for r in rows} == {"mobile_data"} and {r["source"] for r in rows} == {"learned"}
 
