@@ -112,6 +112,13 @@ def catalogue_examples() -> list[tuple[str, str]]:
     return [(spec.id, text) for spec in load_intents().values() for text in spec.examples]
 
 
+def example_clusters(examples: Sequence[tuple[str, str]], intents: list[str]) -> np.ndarray:
+    """ExampleIndex clusters: an example's intent, apart for rows that are not the catalogue's (learned ones)."""
+    catalogue = set(catalogue_examples())
+    m = len(intents)
+    return np.array([intents.index(i) + (0 if (i, t) in catalogue else m) for i, t in examples], dtype=np.int64)
+
+
 def examples_digest(examples: Sequence[tuple[str, str]], data: FitData) -> str:
     h = hashlib.sha256()
     for intent, text in sorted(examples):
@@ -136,9 +143,15 @@ def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
 
 # ---- scoring ------------------------------------------------------------------------------------------------
 class ExampleIndex:
-    """Example vectors grouped by intent, scored against query vectors."""
+    """Example vectors grouped by intent, scored against query vectors.
 
-    def __init__(self, intents: list[str], labels: np.ndarray, vectors: np.ndarray, method: Method, k: int):
+    clusters (optional, one id per example, each cluster within one intent) splits an intent into groups scored
+    apart, the intent taking its best group's score: learned phrasings in another register (informal wording) then
+    form a centroid of their own instead of pulling the catalogue's (example_clusters). Without it, one per intent.
+    """
+
+    def __init__(self, intents: list[str], labels: np.ndarray, vectors: np.ndarray, method: Method, k: int,
+                 clusters: np.ndarray | None = None):
         if method in ("knn", "blend") and k < 1:
             raise InvalidInput(f"nearest-neighbour scoring needs k >= 1, got {k}")
         self.intents = intents
@@ -146,7 +159,11 @@ class ExampleIndex:
         self.vectors = vectors
         self.method = method
         self.k = k
-        self._columns = [np.flatnonzero(labels == a) for a in range(len(intents))]
+        groups = labels if clusters is None else np.unique(np.asarray(clusters), return_inverse=True)[1]
+        self._columns = [np.flatnonzero(groups == g) for g in range(int(groups.max()) + 1)] if len(groups) else []
+        self._owner = np.array([labels[cols[0]] for cols in self._columns], dtype=np.int64)
+        if any(len(set(labels[cols].tolist())) > 1 for cols in self._columns):
+            raise InvalidInput("an example cluster must hold examples of one intent")
         if method != "knn":
             c = np.stack([vectors[cols].mean(axis=0) for cols in self._columns])
             self._centroids = c / np.linalg.norm(c, axis=1, keepdims=True)
@@ -160,15 +177,22 @@ class ExampleIndex:
         (leave-one-out, or near-duplicates of a test message)."""
         q = np.atleast_2d(queries)
         if self.method == "centroid":
-            return self._centroid_scores(q, exclude)
-        if self.method == "knn":
-            return self._knn_scores(q, exclude)
-        return 0.5 * (self._centroid_scores(q, exclude) + self._knn_scores(q, exclude))
+            per_cluster = self._centroid_scores(q, exclude)
+        elif self.method == "knn":
+            per_cluster = self._knn_scores(q, exclude)
+        else:
+            per_cluster = 0.5 * (self._centroid_scores(q, exclude) + self._knn_scores(q, exclude))
+        if np.array_equal(self._owner, np.arange(len(self.intents))):  # one cluster per intent, in intent order
+            return per_cluster
+        out = np.full((q.shape[0], len(self.intents)), -1.0)
+        for a in range(len(self.intents)):
+            out[:, a] = per_cluster[:, self._owner == a].max(axis=1)
+        return out
 
     def _centroid_scores(self, q: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
         if exclude is None:
             return q @ self._centroids.T
-        out = np.full((q.shape[0], len(self.intents)), -1.0)
+        out = np.full((q.shape[0], len(self._columns)), -1.0)
         for a, cols in enumerate(self._columns):
             c = (~exclude[:, cols]).astype(np.float64) @ self.vectors[cols]
             norm = np.linalg.norm(c, axis=1)
@@ -177,7 +201,7 @@ class ExampleIndex:
         return out
 
     def _knn_scores(self, q: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
-        out = np.full((q.shape[0], len(self.intents)), -1.0)
+        out = np.full((q.shape[0], len(self._columns)), -1.0)
         sims = q @ self.vectors.T
         for a, cols in enumerate(self._columns):
             part = sims[:, cols]
@@ -248,7 +272,7 @@ def fit_calibration(index: ExampleIndex, data: FitData, fit_vectors: np.ndarray,
 
 
 def choose_scorer(intents: list[str], labels: np.ndarray, vectors: np.ndarray, data: FitData,
-                  fit_vectors: np.ndarray, digest: str) -> Calibration:
+                  fit_vectors: np.ndarray, digest: str, clusters: np.ndarray | None = None) -> Calibration:
     """Every candidate scorer is calibrated without the development messages and judged on them (log loss of
     the whole-message reading, a proper score that rewards accuracy and honest confidence alike); the winner is
     then refitted with them."""
@@ -257,14 +281,14 @@ def choose_scorer(intents: list[str], labels: np.ndarray, vectors: np.ndarray, d
     dev_targets = np.array([intents.index(d.intents[0]) for d in data.dev], dtype=np.int64)
     compared: dict[str, dict[str, float]] = {}
     for method, k in CANDIDATES:
-        index = ExampleIndex(intents, labels, vectors, method, k)
+        index = ExampleIndex(intents, labels, vectors, method, k, clusters)
         held = fit_calibration(index, no_dev, fit_vectors[:n_oos], digest)
         dev_probs = cal.probabilities(index.scores(fit_vectors[n_oos:]), held.temperature, held.none_score)
         compared[index.name] = {"loo_accuracy": held.metrics["loo_accuracy"],
                                 **{f"dev_{k}": v for k, v in _top_stats(dev_probs, dev_targets).items()}}
     best = min(compared, key=lambda n: (compared[n]["dev_log_loss"], -compared[n]["dev_accuracy"]))
     method, k = next((m, k) for m, k in CANDIDATES if scorer_name(m, k) == best)
-    final = fit_calibration(ExampleIndex(intents, labels, vectors, method, k), data, fit_vectors, digest)
+    final = fit_calibration(ExampleIndex(intents, labels, vectors, method, k, clusters), data, fit_vectors, digest)
     return final.model_copy(update={"compared": compared})
 
 
@@ -417,7 +441,8 @@ class IntentAgent:
         calibration, source = self._calibration, "given"
         if calibration is None:
             calibration, source = load_calibration(), "file"
-        index = ExampleIndex(intents, labels, vectors, calibration.method, calibration.k)
+        index = ExampleIndex(intents, labels, vectors, calibration.method, calibration.k,
+                             example_clusters(self.examples, intents))
         if source == "file":
             data = load_fit_data(self.lexicon)
             digest = examples_digest(self.examples, data)

@@ -22,6 +22,7 @@ from actors.agents.intent import (
     IntentAgent,
     _decide,
     choose_scorer,
+    example_clusters,
     examples_digest,
     load_fit_data,
     scorer_name,
@@ -46,7 +47,8 @@ async def fit(agent: IntentAgent) -> Calibration:
     intents, labels, vectors = await _catalogue_vectors(agent)
     data = load_fit_data(agent.lexicon)
     fit_vectors = await agent._embed_cached(data.texts)
-    best = choose_scorer(intents, labels, vectors, data, fit_vectors, examples_digest(agent.examples, data))
+    best = choose_scorer(intents, labels, vectors, data, fit_vectors, examples_digest(agent.examples, data),
+                         example_clusters(agent.examples, intents))
     return await choose_multi_intent_threshold(agent, best, data)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from actors.agents.intent import Calibration, ExampleIndex, IntentAgent, load_fit_data
+from actors.agents.intent import Calibration, ExampleIndex, IntentAgent, example_clusters, load_fit_data
 from actors.agents.intent_eval import NEAR_DUPLICATE, fit
 from memory.intent_sets import IntentSet, IntentSets
 from memory.store import MemoryStore
@@ -105,7 +105,8 @@ async def screen(before: IntentAgent, rows: list[tuple[str, str]], n_base: int, 
     def right(keep: list[int]) -> int:
         intents = sorted({rows[i][0] for i in keep}, key=catalogue.index)
         labels = np.array([intents.index(rows[i][0]) for i in keep])
-        index = ExampleIndex(intents, labels, vectors[keep], brain.calibration.method, brain.calibration.k)
+        index = ExampleIndex(intents, labels, vectors[keep], brain.calibration.method, brain.calibration.k,
+                             example_clusters([rows[i] for i in keep], intents))
         top = index.scores(queries).argmax(axis=1)
         return sum(intents[a] == want for a, (_, want) in zip(top, dev))
 

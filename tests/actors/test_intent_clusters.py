@@ -1,0 +1,49 @@
+"""ExampleIndex clusters: learned rows in another register score as a group of their own, so they cannot pull the
+catalogue's centroid of their intent away from the messages it already read right."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actors.agents.intent import ExampleIndex, example_clusters
+from telco.errors import InvalidInput
+from telco.intents import load_intents
+
+
+def unit(*v: float) -> np.ndarray:
+    a = np.array(v, dtype=np.float64)
+    return a / np.linalg.norm(a)
+
+
+@pytest.mark.parametrize("method,k", [("centroid", 0), ("knn", 1), ("blend", 3)])
+def test_an_intent_scores_as_its_best_cluster_and_learned_rows_leave_the_catalogue_centroid_alone(method, k):
+    intents = ["a", "b"]
+    formal = [unit(1, 0.1, 0), unit(1, -0.1, 0)]  # intent a, the catalogue's wording
+    other = [unit(0, 1, 0.1), unit(0, 1, -0.1)]  # intent b
+    informal = [unit(0.1, 0, 1), unit(-0.1, 0, 1), unit(0, 0.1, 1)]  # intent a, learned, another register
+    vectors = np.stack(formal + other + informal)
+    labels = np.array([0, 0, 1, 1, 0, 0, 0])
+    clusters = np.array([0, 0, 1, 1, 2, 2, 2])
+    split = ExampleIndex(intents, labels, vectors, method, k, clusters)
+    pooled = ExampleIndex(intents, labels, vectors, method, k)
+    catalogue_only = ExampleIndex(intents, labels[:4], vectors[:4], method, k)
+    q_formal, q_informal = unit(1, 0, 0), unit(0, 0, 1)
+    # Each register reads as intent a; the formal query scores exactly as with the catalogue alone.
+    assert np.allclose(split.scores(q_formal), catalogue_only.scores(q_formal))
+    assert split.scores(q_informal).argmax() == 0
+    if method == "centroid":  # pooled, the informal rows drag a's centroid away from the formal query
+        assert pooled.scores(q_formal)[0, 0] < split.scores(q_formal)[0, 0]
+    # Leave-one-out still hides the example itself.
+    assert split.leave_one_out().shape == (7, 2)
+
+
+def test_clusters_are_the_catalogue_per_intent_and_the_rest_apart():
+    spec = load_intents()["mobile_data"]
+    intents = list(load_intents())
+    rows = [("mobile_data", spec.examples[0]), ("mobile_data", "me phone's net is banjaxed"),
+            ("mms", load_intents()["mms"].examples[0])]
+    got = example_clusters(rows, intents)
+    m, a = len(intents), intents.index("mobile_data")
+    assert got.tolist() == [a, a + m, intents.index("mms")]
+    with pytest.raises(InvalidInput):
+        ExampleIndex(["a", "b"], np.array([0, 1]), np.eye(2), "centroid", 0, clusters=np.array([0, 0]))
