@@ -16,7 +16,7 @@ from telco.contract.messages import (
 from telco.contract.principal import Principal
 from telco.contract.trace import AgentTrace, KnowledgeLookup, MemoryHit, ToolTrace, TurnError, TurnTrace
 from telco.playbooks.runner import RunState
-from telco.redact import redact
+from telco.redact import redact, redact_text
 
 
 class TurnBuilder:
@@ -149,14 +149,17 @@ class TurnBuilder:
         mode = "degraded" if self.degraded else reply.mode
         self.trace.mode = mode
         self.trace.latency_ms = round(latency_ms, 2)
-        # The trace goes to whoever reads turns (operators, the desk) as it is stored: card numbers, secrets,
+        # The turn goes to whoever reads turns (operators, the desk) as it is stored: card numbers, secrets,
         # national ids and dates of birth in tool arguments (the identify flow's checks, a refused write's
-        # arguments), errors or the knowledge question are scrubbed, value by value as memory stores it.
+        # arguments), errors, the knowledge question or the words an intent was read from are scrubbed, value by
+        # value as memory stores it.
         self.trace = TurnTrace.model_validate(redact(self.trace.model_dump(mode="json")))
+        intents = [i.model_copy(update={"span": redact_text(i.span)}) for i in self.intents.intents] \
+            if self.intents else []
         return TurnOut(
             turn_id=f"{self.conversation_id}:{self.seq:05d}", conversation_id=self.conversation_id,
             reply=reply.text, mode=mode,
-            intents=self.intents.intents if self.intents else [],
+            intents=intents,
             customer_steps=[CustomerStepOut(step_id=request.id, instruction=request.text)]
             if request is not None and request.kind == "customer_step" else [],
             question=self._question(reply),
