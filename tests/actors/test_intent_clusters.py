@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actors.agents.intent import ExampleIndex, example_clusters
+from actors.agents.intent import MIN_LEARNED_CLUSTER, ExampleIndex, example_clusters
 from telco.errors import InvalidInput
 from telco.intents import load_intents
 
@@ -37,13 +37,15 @@ def test_an_intent_scores_as_its_best_cluster_and_learned_rows_leave_the_catalog
     assert split.leave_one_out().shape == (7, 2)
 
 
-def test_clusters_are_the_catalogue_per_intent_and_the_rest_apart():
-    spec = load_intents()["mobile_data"]
-    intents = list(load_intents())
-    rows = [("mobile_data", spec.examples[0]), ("mobile_data", "me phone's net is banjaxed"),
-            ("mms", load_intents()["mms"].examples[0])]
-    got = example_clusters(rows, intents)
-    m, a = len(intents), intents.index("mobile_data")
-    assert got.tolist() == [a, a + m, intents.index("mms")]
+def test_learned_rows_form_a_cluster_of_their_own_only_when_there_are_enough_of_them():
+    catalogue = load_intents()
+    intents = list(catalogue)
+    m, a, b = len(intents), intents.index("mobile_data"), intents.index("mms")
+    learned = [("mobile_data", f"me phone's net is banjaxed {n}") for n in range(MIN_LEARNED_CLUSTER)]
+    rows = [("mobile_data", catalogue["mobile_data"].examples[0]), *learned,
+            ("mms", catalogue["mms"].examples[0]), ("mms", "me pics won't send")]
+    got = example_clusters(rows, intents).tolist()
+    assert got == [a] + [a + m] * MIN_LEARNED_CLUSTER + [b, b]  # one learned mms row joins the catalogue's
+    assert example_clusters(rows[:2], intents).tolist() == [a, a]
     with pytest.raises(InvalidInput):
         ExampleIndex(["a", "b"], np.array([0, 1]), np.eye(2), "centroid", 0, clusters=np.array([0, 0]))
