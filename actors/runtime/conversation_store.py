@@ -127,13 +127,15 @@ def memory_backed(memory_uri: str, *, shared: bool | None = None, shards: int | 
         except ImportError:
             shared = False
     if shared:
+        from memory.placement import on_head_node
         from memory.shards import ShardedHolders, holder_name
         from memory.working import holder_actor_class
         from telco.config import memory_env
 
         n = shards or memory_env().memory_shards
+        placement = on_head_node()
         holders = [holder_actor_class().options(name=holder_name(HOLDER_NAME, k, n), namespace="telco",
-                                                get_if_exists=True, lifetime="detached")
+                                                get_if_exists=True, lifetime="detached", **placement)
                    .remote(memory_uri, shard=(k, n)) for k in range(n)]
         return WorkingMemoryStore(holders[0] if n == 1 else ShardedHolders(holders))
     from memory.working import WorkingMemory
