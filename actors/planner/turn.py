@@ -124,7 +124,9 @@ class TurnBuilder:
                 f"{state.turns} earlier turns.")
 
     def handoff_context(self, state: ConversationState) -> dict[str, Any]:
-        return {
+        # Kept in the operator's hand-off record and shown at the desk: scrubbed like the turn (an unverified
+        # caller's words, read into intent spans, are not scrubbed by the planner before then).
+        return redact({
             "conversation_id": state.conversation_id,
             "issues": [{"intent": i.intent, "status": i.status,
                         "steps": [r.model_dump(mode="json", exclude_none=True) for r in (i.run.history if i.run else [])]}
@@ -132,7 +134,7 @@ class TurnBuilder:
             "intents_this_turn": [s.model_dump() for s in (self.intents.intents if self.intents else [])],
             "signals": self.parts.signals.model_dump(),
             **({"error": self.trace.error.model_dump()} if self.trace.error is not None else {}),
-        }
+        })
 
     # ---- the answer ------------------------------------------------------------------------------------
     def _question(self, reply: Reply) -> Question | None:

@@ -48,6 +48,7 @@ IDS = (f"For your records my social security number is {SSN}, my national insura
        f"passport number {PASSPORT} and DNI {DNI}.")
 BIRTH = f"In case you need it, my date of birth is {MAYA_DOB}, that is {MAYA_DOB_WORDS}."
 NEEDS_ACCOUNT = "After all the drop-outs last week I think I deserve some money off my bill."
+TO_A_PERSON = "I want to talk to a real person now."
 
 
 def planted(world) -> dict[str, re.Pattern[str]]:
@@ -115,6 +116,14 @@ def _without(text: str, values: set[str]) -> str:
     for v in values:
         text = text.replace(v, "")
     return text
+
+
+def operator_records(client: LocalClient, world_before) -> str:
+    """What the conversations left in the operator's systems (hand-offs with their context, tickets, credits,
+    disputes, applied writes), less what the world held anyway."""
+    after = client.world().model_dump(mode="json")
+    kept = {k: after[k] for k in ("handoffs", "tickets", "credits", "disputes", "applied_writes")}
+    return _without(json.dumps(kept, ensure_ascii=False), world_values(world_before))
 
 
 def states(client: LocalClient, talks: list[Talk]) -> str:
@@ -185,7 +194,7 @@ def test_the_model_path_sends_and_keeps_no_personal_data(claude, memory_uri, cap
     caller = talk(client, CALLER, [(NEEDS_ACCOUNT, plan("compensation")), ("Maya Lindqvist", None),
                                    (f"It's {MAYA_DOB}.", None), ("$10 please", None)], model)
     # and one who never gets that far: nothing of their message is scrubbed by the planner, the client scrubs
-    stranger = talk(client, CALLER, [(f"{SECRETS} {CREDENTIALS} {IDS}", None)], model)
+    stranger = talk(client, CALLER, [(f"{SECRETS} {CREDENTIALS} {IDS} {TO_A_PERSON}", None)], model)
     client._run(client.planner.drain())  # the episodes of the issues that ended
     verified = client._run(client.planner.store.load(caller.conversation_id)).identity.verified_customer_id
     assert verified == "C1001"
@@ -214,6 +223,7 @@ def test_the_model_path_sends_and_keeps_no_personal_data(claude, memory_uri, cap
               for t in maya.turns + caller.turns + stranger.turns}
     where |= stored(memory_uri, world_values(world))
     where["working state"] = states(client, [maya, caller, stranger])
+    where["operator's records"] = operator_records(client, world)
     # the anthropic SDK logs each request it sends (at DEBUG): the bodies it logged are the scrubbed ones
     assert any(r.name.startswith("anthropic") and CARD in r.getMessage() for r in caplog.records)
     where["logs"] = logged(caplog, capfd)
@@ -231,7 +241,7 @@ def test_the_offline_path_keeps_no_personal_data(memory_uri, caplog, capfd):
                                        (SECRETS, None), (CREDENTIALS, None), (IDS, None), (BIRTH, None),
                                        (other_customer_message(world), None)])
         maya = talk(client, MAYA, [(f"{NEEDS_ACCOUNT} {CREDENTIALS}", None), (SECRETS, None)])
-        stranger = talk(client, CALLER, [(f"{SECRETS} {CREDENTIALS} {IDS}", None)])
+        stranger = talk(client, CALLER, [(f"{SECRETS} {CREDENTIALS} {IDS} {TO_A_PERSON}", None)])
         client._run(client.planner.drain())
         assert client._run(client.planner.store.load(caller.conversation_id)).identity.verified_customer_id == \
             "C1001"
@@ -240,6 +250,8 @@ def test_the_offline_path_keeps_no_personal_data(memory_uri, caplog, capfd):
         where = {f"turn {t['turn_id']}": json.dumps(t, ensure_ascii=False) for t in turns}
         where |= stored(memory_uri, world_values(world))
         where["working state"] = states(client, [caller, maya, stranger])
+        where["operator's records"] = operator_records(client, world)
+        assert stranger.turns[-1]["status"] == "handed_off"  # its context went into the hand-off record
     where["logs"] = logged(caplog, capfd)
     turns_log = where["memory table turns"]
     assert caller.conversation_id in turns_log and CARD in turns_log and NATIONAL_ID in turns_log
