@@ -41,6 +41,7 @@ from telco.contract.http import (
 )
 from telco.contract.principal import Principal
 from telco.errors import Conflict, InvalidInput
+from telco.redact import install_log_redaction
 
 API_VERSION = "0.1.0"
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="id from POST /v1/conversations")]
@@ -244,6 +245,7 @@ class Ingress:
     serve/app.py; the knowledge handle adds KB sections)."""
 
     def __init__(self, planner: Any, oss_bss: Any, settings: Settings | None = None, knowledge: Any = None) -> None:
+        install_log_redaction()  # its error log quotes what the failed request carried
         self._app = create_app(planner, oss_bss, settings, knowledge=knowledge)
 
     def __serve_build_asgi_app__(self) -> FastAPI:

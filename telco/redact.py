@@ -146,3 +146,29 @@ def _field(key: Any, value: Any) -> Any:
     if marker is not None and isinstance(value, written) and not isinstance(value, bool) and value != "":
         return marker
     return value if _identifier(key) else redact(value)
+
+
+def install_log_redaction() -> None:
+    """Every log record this process makes from now on carries redacted text: its message with the arguments filled
+    in, and the traceback of an exception (whose message may quote what a customer wrote). Installed once per
+    process by whatever hosts the agents (the Serve deployments, the in-process client); calling again does
+    nothing."""
+    import logging
+
+    current = logging.getLogRecordFactory()
+    if getattr(current, "redacts", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        try:
+            record.msg, record.args = redact_text(record.getMessage()), ()
+        except Exception:  # a record whose arguments do not fit its format string is logged as it came
+            return record
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return record
+
+    factory.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -20,6 +20,10 @@ from telco.contract.messages import (
     TechnicalRequest,
 )
 from telco.contract.principal import Principal
+from telco.redact import install_log_redaction
+
+# Every replica process imports this module: what it logs (errors quote what customers wrote) is redacted.
+install_log_redaction()
 
 
 def _one_torch_thread() -> None:

@@ -18,6 +18,7 @@ from actors.runtime.oss_bss import OssBss
 from telco.contract.http import MessageIn, NewConversation
 from telco.contract.principal import Principal
 from telco.models import World
+from telco.redact import install_log_redaction
 from telco.sandbox.customer_steps import apply_customer_step
 from telco.sandbox.faults import inject_fault
 from telco.scenarios.spec import Scenario
@@ -37,6 +38,7 @@ def compose(memory_uri: str, oss_bss: OssBss | None = None, llm: Any = None) -> 
     from memory.store import connect
     from memory.writer import LocalWriter
 
+    install_log_redaction()  # as in every Serve replica (actors/runtime/deployments.py)
     oss_bss = oss_bss or OssBss("demo", audit=local_audit(memory_uri))
     store = connect(memory_uri)
     knowledge = KnowledgeAgent(SemanticMemory(store, LocalWriter(store), get_embedder()),

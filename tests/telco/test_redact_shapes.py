@@ -71,3 +71,32 @@ def test_secret_keys_are_replaced_whole_and_identifiers_kept():
     out = redact(value)
     assert out == {"date_of_birth": DOB, "national_id": NATIONAL_ID, "pin": SECRET, "customer_id": "C1001",
                    "note": f"NI {NATIONAL_ID}", "asked": {"date_of_birth": 2}}
+
+
+def test_log_records_are_redacted_once_installed_message_arguments_and_traceback():
+    import io
+    import logging
+
+    from telco.redact import install_log_redaction
+
+    before = logging.getLogRecordFactory()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    log = logging.getLogger("test.redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        install_log_redaction()
+        install_log_redaction()  # a second call does not wrap twice
+        log.error("turn failed: %s", "card 4111 1111 1111 1111, my password: hunter22")
+        try:
+            raise ValueError("customer wrote SSN 123-45-6789")
+        except ValueError:
+            log.exception("agent failed")
+        log.warning("not %d a fit", "x")  # a record whose arguments do not fit still reaches the handler
+    finally:
+        logging.setLogRecordFactory(before)
+        log.removeHandler(handler)
+    out = stream.getvalue()
+    assert "4111" not in out and "hunter22" not in out and "123-45-6789" not in out, out
+    assert "[REDACTED:card]" in out and "ValueError" in out and "agent failed" in out
