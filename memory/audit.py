@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 from memory.redact import redact
@@ -26,6 +27,17 @@ def audit_id(conversation_id: str, idempotency_key: str | None, result: str) -> 
         return f"A-{uuid.uuid4().hex}"
     digest = hashlib.sha256(f"{conversation_id}\x00{idempotency_key}\x00{result}".encode()).hexdigest()
     return f"A-{digest[:32]}"
+
+
+def _utc(value: datetime | None) -> datetime | str | None:
+    """The instant in UTC; a valid local time beyond UTC's range (year 1 at +14:00, year 9999 at -12:00) is a bound
+    before or after every row, not an error."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        return "before_all" if value.year == 1 else "after_all"
 
 
 def to_row(record: AuditRecord) -> dict[str, Any]:
@@ -60,10 +72,13 @@ class AuditLog:
         where = [f"{col} = {sql_str(value)}" for col, value in (
             ("conversation_id", q.conversation_id), ("customer_id", q.customer_id), ("tool", q.tool),
             ("result", q.result)) if value is not None]
-        if q.since is not None:
-            where.append(f"at >= {sql_ts(q.since)}")
-        if q.until is not None:
-            where.append(f"at < {sql_ts(q.until)}")
+        since, until = _utc(q.since), _utc(q.until)
+        if since == "after_all" or until == "before_all":
+            return []  # an empty window: later than any instant there is, or earlier
+        if isinstance(since, datetime):
+            where.append(f"at >= {sql_ts(since)}")
+        if isinstance(until, datetime):
+            where.append(f"at < {sql_ts(until)}")
         search = self.store.table(TABLE).search()
         if where:
             search = search.where(" AND ".join(where))

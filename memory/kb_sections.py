@@ -19,7 +19,7 @@ from memory.semantic import chunk_documents
 from memory.store import MemoryStore, now_utc, sql_str
 from memory.writer import Op, WriterBase
 from telco.contract.kb import KbSectionIn, KbSectionOut
-from telco.errors import Conflict, InvalidInput
+from telco.errors import Conflict, NotFound
 from telco.knowledge import KbDocument, KbSection, load_documents, slugify
 
 TABLE = "kb_sections"
@@ -76,7 +76,8 @@ class AddedSections:
             found = (self.store.table("kb_gaps").search().where(f"gap_id = {sql_str(section.gap_id)}")
                      .select(["gap_id"]).limit(1).to_list())
             if not found:
-                raise InvalidInput(f"gap_id: no knowledge gap {section.gap_id!r} (see GET /v1/ops/knowledge-gaps)")
+                raise NotFound(f"gap_id: no knowledge gap {section.gap_id!r} (see GET /v1/ops/knowledge-gaps)",
+                               kind="knowledge_gap", id=section.gap_id)
         content = _hash(title, kind, services, section.heading, section.body, section.gap_id)
         existing = self._row(section_id)
         if existing is not None and existing["content_hash"] == content and self._indexed(existing):
@@ -112,16 +113,18 @@ class AddedSections:
                 doc = KbDocument(id=section.doc_id, title=first["doc_title"], kind=first["kind"],
                                  services=list(first["services"]), updated=date.today(),
                                  sections=[KbSection(id=first["section_id"], heading="-", text="-")])
+        # Whether the document exists is the knowledge base's state, not the request's shape: a request that does
+        # not fit it (a new document without title or services, another title for an existing one) is a 409.
         if doc is None:
             if section.title is None:
-                raise InvalidInput(f"title: {section.doc_id!r} is a new document, so it needs a title")
+                raise Conflict(f"title: {section.doc_id!r} is a new document, so it needs a title")
             if not section.services:
-                raise InvalidInput(f"services: {section.doc_id!r} is a new document; say which services it is "
-                                   "about (mobile, broadband, billing, account)")
+                raise Conflict(f"services: {section.doc_id!r} is a new document; say which services it is "
+                               "about (mobile, broadband, billing, account)")
             return section.title, section.kind, list(section.services)
         if section.title is not None and section.title != doc.title:
-            raise InvalidInput(f"title: document {section.doc_id!r} is titled {doc.title!r}; leave the title out "
-                               "to add a section to it")
+            raise Conflict(f"title: document {section.doc_id!r} is titled {doc.title!r}; leave the title out "
+                           "to add a section to it")
         return doc.title, doc.kind, list(doc.services)
 
     def _row(self, section_id: str) -> dict[str, Any] | None:

@@ -517,7 +517,12 @@ def sql_str(value: str) -> str:
 def sql_ts(value: datetime) -> str:
     if value.tzinfo is None:
         raise InvalidInput(f"timestamp {value!r} has no timezone; memory stores UTC instants")
-    return "timestamp " + sql_str(value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        raise InvalidInput(f"timestamp {value.isoformat()} is out of range in UTC") from None
+    # Four-digit year always: strftime writes year 41 as "41", which the SQL parser refuses.
+    return "timestamp " + sql_str(f"{utc.year:04d}-{utc:%m-%d %H:%M:%S.%f}")
 
 
 IndexKind = Literal["btree", "bitmap", "fts", "vector"]

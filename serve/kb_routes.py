@@ -12,12 +12,19 @@ from memory.kb_gaps import gap_reports
 from memory.kb_sections import list_sections
 from memory.store import connect
 from serve.auth import require_admin, require_operations_or_admin
+from serve.errors import error_responses
 from telco.contract.kb import KbSectionIn, KbSectionOut, KnowledgeGapOut
 from telco.contract.principal import Principal
 from telco.errors import BackendUnavailable
 
-_CONFLICT = {409: {"description": "the heading names a section of a knowledge-base file"}}
-_UNAVAILABLE = {503: {"description": "the knowledge service or memory cannot be reached"}}
+_ADDED = {
+    200: {"model": KbSectionOut, "description": "the section existed: its text replaced, or unchanged"},
+    **error_responses(400, 404, 409, e404="no knowledge gap with that gap_id",
+                      e409="the section does not fit the knowledge base as it is: the heading names a section of a "
+                           "knowledge-base file, a new document needs a title and services, an existing one keeps "
+                           "its title"),
+}
+_UNAVAILABLE = error_responses(503, e503="the knowledge service or memory cannot be reached")
 
 
 def kb_routers(knowledge: Any, memory_uri: str, caller: Callable[..., Awaitable[Principal]],
@@ -47,7 +54,7 @@ def kb_routers(knowledge: Any, memory_uri: str, caller: Callable[..., Awaitable[
 
     kb = APIRouter(prefix="/v1/admin/kb", tags=["knowledge base (admin)"], responses={**responses, **_UNAVAILABLE})
 
-    @kb.post("/sections", response_model=KbSectionOut, status_code=201, responses=_CONFLICT,
+    @kb.post("/sections", response_model=KbSectionOut, status_code=201, responses=_ADDED,
              summary="add (or replace) a knowledge-base section; served by the knowledge agent from the next "
                      "question, no restart (200 when the section existed)")
     async def add_section(principal: Annotated[Principal, Depends(admin)], body: KbSectionIn,

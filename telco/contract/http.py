@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
-from telco.contract.body import Body
+from telco.contract.body import Body, JsonInt
 from telco.contract.limits import MAX_MESSAGE_CHARS, MAX_WORLD_CUSTOMERS
 from telco.contract.messages import Citation, IntentScore, Mode
 from telco.contract.trace import TurnTrace
@@ -104,7 +104,7 @@ class ConversationOut(Body):
 
 
 class FeedbackIn(Body):
-    csat: int = Field(ge=1, le=5, strict=True)
+    csat: JsonInt = Field(ge=1, le=5)
     resolved: bool = Field(strict=True)
     comment: str | None = Field(default=None, max_length=2000)
 
@@ -139,9 +139,9 @@ class GeneratedWorldIn(Body):
     """A generated world. Its size is bounded: generating takes seconds per thousand customers on the serving
     replica, and every tool call waits meanwhile (bench/generator.py builds the big ones offline)."""
 
-    # Strict, like every number and flag of a request body: JSON `false` is not a seed and `1` is not `true`.
-    seed: int = Field(ge=0, le=2**32 - 1, strict=True)
-    customers: int = Field(default=MAX_WORLD_CUSTOMERS, ge=1, le=MAX_WORLD_CUSTOMERS, strict=True)
+    # JSON numbers, like every number of a request body (`false` is not a seed); flags are strict booleans.
+    seed: JsonInt = Field(ge=0, le=2**32 - 1)
+    customers: JsonInt = Field(default=MAX_WORLD_CUSTOMERS, ge=1, le=MAX_WORLD_CUSTOMERS)
 
     def spec(self) -> dict[str, int]:
         return {"seed": self.seed, "customers": self.customers}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -108,3 +109,15 @@ def test_the_audit_table_is_append_only(store):
     for kind, payload in (("upsert", {"rows": [{"audit_id": "A-1"}]}), ("delete", {"keys": ["A-1"]})):
         with pytest.raises(InvalidInput, match="append-only"):
             writer.apply([{"table": "audit", "kind": kind, **payload}])
+
+
+def test_time_filters_take_any_valid_instant(service):
+    """Found by the API fuzzing: year 41 was written as "41" in the SQL filter (a 500), and a local time beyond UTC's
+    range overflowed. Any date-time the schema allows is a bound."""
+    _call(service, "open_ticket", {"category": "technical", "subject": "line dead"}, "conv-audit/ticket/2")
+    [row] = _rows(service)
+    for since, until, found in [("0041-01-16T19:38:41.2-12:09", None, 1), ("0001-01-01T00:00:00+14:00", None, 1),
+                                (None, "9999-12-31T23:59:59-12:00", 1), ("9999-12-31T23:59:59-12:00", None, 0),
+                                (None, "0001-01-01T00:00:00+14:00", 0), (None, row.at.isoformat(), 0)]:
+        bounds = {k: datetime.fromisoformat(v) for k, v in (("since", since), ("until", until)) if v}
+        assert len(_rows(service, **bounds)) == found, (since, until)

@@ -83,12 +83,12 @@ def test_a_section_is_added_once_listed_and_rendered_escaped(app):
     ({"heading": "<b>Bold</b>"}, 422, "HTML markup"),
     ({"heading": "!!!"}, 422, "letters or digits"),
     ({"doc_id": "Not An Id"}, 422, "doc_id"),
-    ({"title": None}, 422, "needs a title"),
-    ({"services": []}, 422, "which services"),
-    ({"gap_id": "gap-unknown"}, 422, "no knowledge gap"),
+    ({"title": None}, 409, "needs a title"),
+    ({"services": []}, 409, "which services"),
+    ({"gap_id": "gap-unknown"}, 404, "no knowledge gap"),
     ({"colour": "red"}, 422, "colour"),
     ({"doc_id": "roaming", "title": None, "heading": "Enabling roaming on the line"}, 409, "roaming.md"),
-    ({"doc_id": "roaming", "title": "Another title"}, 422, "leave the title out"),
+    ({"doc_id": "roaming", "title": "Another title"}, 409, "leave the title out"),
 ])
 def test_bad_sections_are_refused_with_the_reason(app, change, status, words):
     app, uri = app

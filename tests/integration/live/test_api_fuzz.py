@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,8 +32,8 @@ def _schemathesis(url: str, key: str, report: Path) -> subprocess.CompletedProce
     return subprocess.run(
         # The key in both headers the API reads: a generated value in the other one would only test the
         # "two different keys" refusal and never reach the operation.
-        [str(cli), "run", f"{url}/openapi.json", "--header", f"Authorization: Bearer {key}", "--header",
-         f"X-API-Key: {key}",
+        [str(cli), "--config-file", str(HERE / "schemathesis.toml"), "run", f"{url}/openapi.json",
+         "--header", f"Authorization: Bearer {key}", "--header", f"X-API-Key: {key}",
          "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
          "--max-examples", str(FUZZ_EXAMPLES), "--seed", FUZZ_SEED, "--workers", "1",
          # Latency is not what this run measures (bench/ does): a turn on a loaded machine may take seconds.
@@ -77,4 +78,7 @@ def test_the_api_survives_schemathesis_with_every_key(app, tmp_path, role, key):
     assert "POST /v1/conversations" in reached, statuses
     if role == "admin":
         assert {"POST /v1/admin/sandbox/world", "POST /v1/admin/sandbox/chaos", "GET /v1/ops/audit"} <= reached
+    # The stateful phase followed links between operations (schemathesis.toml), not only single calls.
+    followed = re.search(r"API Links:\s+(\d+) covered", run.stdout)
+    assert followed and int(followed.group(1)) >= 1, summary
     print(f"schemathesis ({role}): {summary.splitlines()[-1] if summary else ''}")
