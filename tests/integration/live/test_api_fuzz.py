@@ -39,7 +39,8 @@ def _schemathesis(url: str, key: str, report: Path) -> subprocess.CompletedProce
          # Latency is not what this run measures (bench/ does): a turn on a loaded machine may take seconds.
          "--request-timeout", "120", "--max-response-time", "120", "--no-color",
          "--report", "ndjson", "--report-dir", str(report)],
-        env=env, capture_output=True, text=True, timeout=1200)
+        # Run in the report's directory: schemathesis keeps its example cache in the working directory.
+        env=env, cwd=report, capture_output=True, text=True, timeout=1200)
 
 
 def _statuses(report: Path) -> dict[str, set[int]]:
