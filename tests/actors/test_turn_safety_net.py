@@ -121,11 +121,11 @@ def test_when_no_person_can_be_reached_either_the_reply_asks_to_try_again(client
             raise KeyError("line")
         return await real_step(request)
 
-    async def no_handoffs(conversation_id, identity, name, args, idempotency_key=None):
+    async def no_handoffs(conversation_id, identity, name, args, *rest):
         if name == "transfer_to_person":  # the hand-over queue answers that it is down
             return ToolOutcome(error=BackendUnavailable("the handoff queue is unavailable").to_dict(),
                                identity=identity)
-        return await real_call(conversation_id, identity, name, args, idempotency_key)
+        return await real_call(conversation_id, identity, name, args, *rest)
 
     monkeypatch.setattr(client.planner.technical, "step", broken_once)
     monkeypatch.setattr(client.oss_bss, "call_tool", no_handoffs)

@@ -86,4 +86,5 @@ def test_a_step_the_sandbox_cannot_do_falls_back_to_asking():
     (conv,) = planner.conversations.values()
     (result,) = conv["messages"][1].step_results
     assert result.observation == {"reported": "router is off"}
-    assert any(s.startswith("  error 404") or s.startswith("  error 422") for s in said)
+    # A step that does not fit the customer's world is a conflict with the world's state, not a malformed request.
+    assert any(s.startswith("  error 409 conflict") and "no broadband service" in s for s in said)
