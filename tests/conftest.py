@@ -12,10 +12,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
+from memory_template import bootstrapped_memory  # noqa: E402
+from memory_testkit import Clock  # noqa: E402
+
 from memory.embed import Embedder, get_embedder  # noqa: E402
 from memory.store import connect  # noqa: E402
 from memory.writer import LocalWriter  # noqa: E402
-from memory_testkit import Clock  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +60,10 @@ def clock() -> Clock:
 @pytest.fixture(scope="module")
 def offline_client(tmp_path_factory):
     """The whole offline system in this process (actors/runtime/local.py) over a freshly bootstrapped memory: one
-    per test module, since bootstrapping and the embedding model are the slow part."""
+    per test module (a copy of the session's bootstrapped template: tests/support/memory_template.py)."""
     from actors.runtime.local import LocalClient
-    from memory.bootstrap import memory_bootstrap
-    from telco.config import Settings
 
     uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     with LocalClient(uri) as c:
         yield c

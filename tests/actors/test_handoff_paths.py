@@ -6,16 +6,15 @@ import json
 import random
 
 import pytest
+from memory_template import bootstrapped_memory
 
 from actors.runtime.local import LocalClient
-from telco.contract.principal import Principal
 from jobs.common.personas import run_contact
 from jobs.common.scenario_mix import Contact
 from jobs.playbooks.failures import failures
-from memory.bootstrap import memory_bootstrap
 from memory.store import connect
 from telco.contract.http import MessageIn, NewConversation
-from telco.config import Settings
+from telco.contract.principal import Principal
 from telco.playbooks import load_playbooks
 from telco.policy import load_policy
 from telco.scenarios import load_scenarios
@@ -29,7 +28,7 @@ C1001 = Principal(key_id="test-c1001", role="customer", customer_id="C1001")
 @pytest.fixture(scope="module")
 def memory_uri(tmp_path_factory):
     uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     return uri
 
 

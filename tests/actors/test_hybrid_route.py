@@ -8,10 +8,10 @@ import contextlib
 
 import llm_kit
 import pytest
+from memory_template import bootstrapped_memory
 
 from actors.planner.llm_brain import ClaudeBrain, brain_from_settings
 from actors.runtime.local import LocalClient
-from memory.bootstrap import memory_bootstrap
 from telco.config import Settings
 from telco.contract.http import MessageIn, NewConversation
 from telco.contract.principal import Principal
@@ -33,7 +33,7 @@ def opening(scenario_id: str) -> str:
 @pytest.fixture(scope="module")
 def memory_uri(tmp_path_factory):
     uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     return uri
 
 

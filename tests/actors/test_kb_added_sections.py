@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from memory_template import bootstrapped_memory
 
 from jobs.intent.learning import learn
 from memory.embed import get_embedder
@@ -86,11 +87,9 @@ def test_following_the_index_costs_nothing_until_a_new_section_shows(offline_cli
 def offline_client(tmp_path_factory):
     """Its own memory: sections added here must not reach other modules' conversations."""
     from actors.runtime.local import LocalClient
-    from memory.bootstrap import memory_bootstrap
-    from telco.config import Settings
 
     uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     with LocalClient(uri) as c:
         c.memory_uri = uri
         yield c

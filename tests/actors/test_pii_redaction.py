@@ -20,12 +20,11 @@ from typing import Any
 
 import llm_kit
 import pytest
+from memory_template import bootstrapped_memory
 
 from actors.planner.llm_brain import ClaudeBrain
 from actors.runtime.local import LocalClient
-from memory.bootstrap import memory_bootstrap
 from memory.store import connect
-from telco.config import Settings
 from telco.contract.http import MessageIn, NewConversation
 from telco.contract.principal import Principal
 from telco.redact import CARD, CVV, DOB, NATIONAL_ID, SECRET
@@ -156,7 +155,7 @@ def world_values(world) -> set[str]:
 @pytest.fixture(scope="module")
 def memory_uri(tmp_path_factory):
     uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     return uri
 
 

@@ -5,16 +5,15 @@ The whole offline system in one process (actors/runtime/local.py) over memory bo
 from __future__ import annotations
 
 import pytest
+from memory_template import bootstrapped_memory
 
 from actors.runtime.local import LocalClient
-from memory.bootstrap import memory_bootstrap
-from telco.config import Settings
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     c = LocalClient(uri)
     yield c
     c.close()

@@ -11,11 +11,10 @@ from decimal import Decimal
 import llm_kit
 import pytest
 from injection_cases import CASES, KB_SECTION, VICTIM, Case
+from memory_template import bootstrapped_memory
 
 from actors.planner.llm_brain import ClaudeBrain
 from actors.runtime.local import LocalClient
-from memory.bootstrap import memory_bootstrap
-from telco.config import Settings
 from telco.contract.http import MessageIn, NewConversation
 from telco.contract.principal import Principal
 from telco.policy import load_policy
@@ -33,7 +32,7 @@ def system(tmp_path_factory):
     """One in-process system on a hijackable model for the whole suite; a case's hijack fires only on its own
     trigger, so cases do not disturb each other (each starts its own conversation)."""
     uri = str(tmp_path_factory.mktemp("memory"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     _plant_kb_section(uri)
     model = AdversarialModel()
     api = adversarial_api(model, cache=llm_kit.CacheSimulator(min_cacheable_tokens=0))

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from memory_template import bootstrapped_memory
 
 ray = pytest.importorskip("ray")
 
@@ -50,7 +51,7 @@ def model():
 def app(tmp_path_factory, model):
     from serve.local_app import local_app
 
-    uri = str(tmp_path_factory.mktemp("memory"))
+    uri = bootstrapped_memory(tmp_path_factory.mktemp("memory"))
     env = {"TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1",
            "TELCO_ANTHROPIC__API_KEY": "sk-scripted-test", "TELCO_ANTHROPIC__BASE_URL": model["url"],
            "TELCO_ANTHROPIC__MODE": "llm",  # these tests are about the model's two calls (hybrid: route.py tests)

@@ -9,12 +9,13 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from memory_template import bootstrapped_memory
 
 from jobs.playbooks.failures import analyse
 from jobs.prompts.evolve import evolve_prompt
 from jobs.prompts.model_source import scripted_source
 from jobs.prompts.versions import compare_prompts, rollback_prompt
-from memory.bootstrap import load_role_prompts, memory_bootstrap
+from memory.bootstrap import load_role_prompts
 from memory.episodic import EpisodicMemory
 from memory.procedural import ProceduralMemory
 from memory.prompts import PromptRegistry
@@ -22,7 +23,6 @@ from memory.store import connect
 from memory.working import WorkingMemory
 from memory.writer import LocalWriter
 from telco.contract.episode import Episode
-from telco.config import Settings
 from telco.prompt_guidelines import carried, load_guidelines, with_guidelines
 from telco.testing.guided_model import REWRITE_TOOL, guided_api, guided_reply
 from telco.testing.scripted_api import ScriptedMessagesApi, tool_use
@@ -37,7 +37,7 @@ T0 = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
 def replay_uri(tmp_path_factory):
     """A bootstrapped memory the replays run in (shared by the module; the replays only add conversations)."""
     uri = str(tmp_path_factory.mktemp("replay"))
-    memory_bootstrap(Settings(memory_uri=uri))
+    bootstrapped_memory(uri)
     return uri
 
 
@@ -158,8 +158,8 @@ def test_a_rewrite_that_drops_a_policy_line_falls_back_to_the_rule_based_candida
 
 
 def test_the_replay_memory_runs_the_evaluated_memorys_active_playbooks(store, writer, tmp_path):
-    from jobs.playbooks.evolve import repoint
     from jobs.common.library import Library
+    from jobs.playbooks.evolve import repoint
     from jobs.prompts.replay import copy_active_playbooks
     from telco.playbooks import load_playbooks
 

@@ -11,6 +11,7 @@ import os
 
 import pytest
 from live_kit import api_keys_json
+from memory_template import bootstrapped_memory
 
 
 @pytest.fixture(scope="package")
@@ -21,7 +22,7 @@ def app(tmp_path_factory):
     if os.environ.get("TELCO_LIVE_TEST_URL"):
         yield {"url": os.environ["TELCO_LIVE_TEST_URL"], "uri": os.environ.get("TELCO_LIVE_TEST_URI")}
         return
-    uri = str(tmp_path_factory.mktemp("memory"))
+    uri = bootstrapped_memory(tmp_path_factory.mktemp("memory"))
     env = {"TELCO_LIMITS__RATE_PER_MINUTE": "100000", "OMP_NUM_THREADS": "1", "TELCO_API_KEYS": api_keys_json()}
     with local_app(uri, env) as url:
         yield {"url": url, "uri": uri}
