@@ -59,6 +59,9 @@ def running_head_address() -> str | None:
     from ray._private.utils import read_ray_address
 
     recorded = read_ray_address()
+    # Ray caches a non-empty answer for the life of the process: while another Ray ran on this machine, the head
+    # `up` had just started was never seen and `up` waited out its whole timeout.
+    find_gcs_addresses.cache_clear()
     if recorded and recorded in find_gcs_addresses():
         return recorded
     return None
@@ -106,7 +109,7 @@ def start_head(dashboard_port: int, timeout_s: float = 90.0, port: int = GCS_POR
             raise RuntimeError(f"`ray start --head` exited with code {proc.returncode}; see {log_path}:\n"
                                + _tail(log_path))
         address = running_head_address()
-        if address:
+        if address and address.rsplit(":", 1)[-1] == str(port):  # ours, not one recorded by another `ray start`
             return {"pid": proc.pid, "address": address, "log": str(log_path)}
         time.sleep(0.5)
     _terminate(proc.pid, grace_s=10)

@@ -87,3 +87,34 @@ def test_terminate_stops_exactly_the_given_process():
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_head_is_seen_when_another_ray_already_runs_here(monkeypatch, tmp_path):
+    """`up` waits for the head it started to show up; another Ray's raylet already running on the machine must not
+    hide it (Ray caches the first non-empty list of running clusters for the life of the process)."""
+    from ray._private.services import find_gcs_addresses
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    (tmp_path / "ray").mkdir()
+
+    def raylet(address: str) -> subprocess.Popen:  # found the way Ray finds a real one: by its name and flag
+        return subprocess.Popen(["bash", "-c", f'exec -a raylet "$0" -c "import time; time.sleep(30)" '
+                                               f"--gcs-address={address}", sys.executable])
+
+    def within_10_s(check) -> bool:
+        deadline = time.monotonic() + 10
+        while not check() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return check()
+
+    started = [raylet("127.0.0.1:1")]
+    try:
+        assert within_10_s(lambda: "127.0.0.1:1" in find_gcs_addresses())  # Ray now holds this list
+        assert cli_cluster.running_head_address() is None  # another Ray runs, none was recorded here
+        started.append(raylet("127.0.0.1:2"))
+        (tmp_path / "ray" / "ray_current_cluster").write_text("127.0.0.1:2")
+        assert within_10_s(lambda: cli_cluster.running_head_address() == "127.0.0.1:2")
+    finally:
+        for p in started:
+            p.kill()
+            p.wait()
