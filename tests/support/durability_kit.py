@@ -39,6 +39,10 @@ class Talk:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
     gate: threading.Event = field(default_factory=threading.Event)  # cleared: threads wait before their next turn
+    # Set: every conversation stops before this turn of its script until resume(), so that what follows a failure
+    # can be sent only once the system has recovered from it.
+    pause_at: int | None = None
+    _resumed: threading.Event = field(default_factory=threading.Event)
 
     def open(self, client: httpx.Client) -> None:
         for _ in self.scripts:
@@ -59,6 +63,9 @@ class Talk:
             t.join(max(0.0, deadline - time.monotonic()))
         assert not any(t.is_alive() for t in self._threads), "conversations still running"
 
+    def resume(self) -> None:
+        self._resumed.set()
+
     def count(self) -> int:
         with self._lock:
             return len(self.acked)
@@ -67,6 +74,8 @@ class Talk:
         cid = self.conversation_ids[i]
         with httpx.Client(timeout=120) as client:
             for j, text in enumerate(script):
+                if j == self.pause_at:
+                    self._resumed.wait()
                 self.gate.wait()
                 mid = f"m{i}-{j}"
                 out = self._send(client, cid, {"text": text, "client_message_id": mid})
