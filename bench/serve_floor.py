@@ -11,6 +11,7 @@ The last line is a one-line JSON summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -18,6 +19,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -88,6 +90,25 @@ def build_app():
     return Ingress.bind(Planner.bind(Agent.bind()))
 
 
+@contextlib.contextmanager
+def floor_app() -> Iterator[str]:
+    """The zero-work app on a fresh local Ray cluster; yields its base URL, shuts both down after."""
+    import ray
+    from ray import serve
+
+    from serve.local_app import free_port
+
+    ray.init(address="local", include_dashboard=False, log_to_driver=False)
+    try:
+        port = free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(build_app(), name="floor", route_prefix="/")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
 def load(url: str, clients: int, duration: float) -> dict:
     done: list[float] = []
     errors = [0]
@@ -121,23 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0)
     args = parser.parse_args(argv)
 
-    import ray
-    from ray import serve
-
-    from serve.local_app import free_port
-
-    ray.init(address="local", include_dashboard=False, log_to_driver=False)
-    try:
-        port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(build_app(), name="floor", route_prefix="/")
-        url = f"http://127.0.0.1:{port}"
+    with floor_app() as url:
         load(url, 4, 3.0)  # warm-up: replicas, routers, connections
         sequential = load(url, 1, args.duration / 2)
         concurrent = load(url, args.clients, args.duration)
-    finally:
-        serve.shutdown()
-        ray.shutdown()
     summary = {"bench": "serve_floor", "machine": {"nproc": os.cpu_count(), "python": platform.python_version()},
                "load_at_start": [round(x, 2) for x in os.getloadavg()],
                "calls_per_turn": {"http": 1, "serve_handle": 1 + sum(0.5 if a.endswith("_half") else 1 for a in AGENT_CALLS),

@@ -166,22 +166,29 @@ def _sample(out: dict[str, Any], wall_ms: float, opening: bool) -> Sample:
 def sequential(url: str, turns: int, warmup: int, max_turns: int
                ) -> tuple[list[Sample], list[str], tuple[str | None, str]]:
     with httpx.Client(base_url=url, timeout=60) as http:
-        customer = Customer(http, max_turns)
-        customer.reset_world()
-        for _ in range(warmup):  # first calls load lazy state in replicas; not what a steady service sees
-            customer.turn()
-        customer.samples.clear()
-        if customer.errors:
-            raise RuntimeError(f"warm-up failed: {customer.errors[:3]}")
-        round_size = len(OPENINGS) * max_turns
-        while len(customer.samples) < turns:
-            customer.turn()
-            # Device steps change the simulated phone and router; a fresh world each round keeps flows comparable.
-            if len(customer.samples) % round_size == 0:
-                customer.reset_world()
-            if len(customer.errors) > 10:
-                break
-        return customer.samples, customer.errors, (customer._conversation, customer.last_reply_json)
+        return sequential_on(http, turns, warmup, max_turns)
+
+
+def sequential_on(http: Any, turns: int, warmup: int, max_turns: int
+                  ) -> tuple[list[Sample], list[str], tuple[str | None, str]]:
+    """One customer after another over `http` (an httpx.Client, or anything with its `post`: bench/overhead.py
+    sends the same script to the in-process system)."""
+    customer = Customer(http, max_turns)
+    customer.reset_world()
+    for _ in range(warmup):  # first calls load lazy state in replicas; not what a steady service sees
+        customer.turn()
+    customer.samples.clear()
+    if customer.errors:
+        raise RuntimeError(f"warm-up failed: {customer.errors[:3]}")
+    round_size = len(OPENINGS) * max_turns
+    while len(customer.samples) < turns:
+        customer.turn()
+        # Device steps change the simulated phone and router; a fresh world each round keeps flows comparable.
+        if len(customer.samples) % round_size == 0:
+            customer.reset_world()
+        if len(customer.errors) > 10:
+            break
+    return customer.samples, customer.errors, (customer._conversation, customer.last_reply_json)
 
 
 def concurrent(url: str, clients: int, duration_s: float, turns: int | None, max_turns: int,
@@ -254,19 +261,24 @@ def _proc_stat(pid: str) -> tuple[int, float] | None:
 
 
 def _role(pid: str) -> str:
-    """A readable group for a process of our cluster: the Serve deployment, Ray's own actors, or Ray itself."""
+    """A readable group for a process of our cluster: the Serve deployment, a Ray actor by its class, or the Ray
+    system process by its program (raylet, gcs_server, the dashboard agent, the log monitor...)."""
     try:
-        title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "gone"
+    title = argv[0].decode(errors="replace")
     # A busy worker's title also names the method it runs ("ray::ServeReplica:telco:Planner.handle_request...").
     if title.startswith("ray::ServeReplica:"):
         return "replica:" + title.rsplit(":", 1)[-1].split(".")[0]
     if title.startswith("ray::"):
         name = title[5:].split()[0].split(".")[0]
-        return name if name in ("WorkingMemoryHolder", "WriterService", "ProxyActor", "ServeController") \
-            else "ray (other workers)"
-    return "ray (gcs, raylet, dashboard, monitors)"
+        return "ray (idle workers)" if name == "IDLE" else name
+    # A system process: its program, or the script a Python program runs (dashboard/agent.py, log_monitor.py).
+    words = [a.decode(errors="replace") for a in argv if a]
+    scripts = [w for w in words[1:] if w.endswith(".py")]
+    program = Path(scripts[0]).stem if scripts and "python" in Path(words[0]).name else Path(title.split()[0]).name
+    return f"ray system: {program}"
 
 
 def cpu_snapshot(root: int | None) -> dict[str, Any]:

@@ -59,10 +59,10 @@ class LocalClient:
     It owns an event loop. Use it as a context manager (or call close()): the episodes still being written finish,
     the model client's connections close, and no task is left pending on a loop that is thrown away."""
 
-    def __init__(self, memory_uri: str, llm: Any = None) -> None:
+    def __init__(self, memory_uri: str, llm: Any = None, oss_bss: OssBss | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.llm = llm
-        self.planner, self.oss_bss = compose(memory_uri, llm=llm)
+        self.planner, self.oss_bss = compose(memory_uri, oss_bss, llm=llm)
 
     def __enter__(self) -> "LocalClient":
         return self
