@@ -331,6 +331,15 @@ class MonitorService:
             await self._notify(alerts)
         return alerts
 
+    async def world_reloaded(self) -> None:
+        """A new sandbox world starts a new drill. The window, the baselines and the conditions still open were
+        about the old world's traffic: kept, a fault planted now would be averaged with that traffic (six failed
+        turns in a window of three hundred are 2 %) and its alert held back as a repeat of the last drill's. The
+        alerts already raised stay listed."""
+        old, self.monitor = self.monitor, Monitor(self.monitor.cfg, self.monitor.resource_use)
+        # The cluster's CPUs are no world's doing: a reservation still over its level is not announced again.
+        self.monitor.raised = {k: v for k, v in old.raised.items() if k[1] == "resource_use"}
+
     async def alerts(self, severity: str | None = None, limit: int = ALERTS_PAGE) -> list[dict[str, Any]]:
         found = [a for a in reversed(self.recent) if severity is None or a.severity == severity]
         return [a.model_dump(mode="json") for a in found[:limit]]

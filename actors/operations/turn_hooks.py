@@ -156,7 +156,10 @@ class Operations:
         return await _call(self.book.list, status)
 
     async def world_reloaded(self) -> list[dict[str, Any]]:
-        """A new sandbox world: incidents about the old one's network are closed, so none reaches its customers."""
+        """A new sandbox world: incidents about the old one's network are closed, so none reaches its customers, and
+        the monitor judges the new world's turns alone."""
+        if self.monitor is not None:
+            await _call(self.monitor.world_reloaded)
         if self.book is None:
             return []
         return await _call(self.book.close_all, datetime.now(timezone.utc), "the sandbox world was reloaded")

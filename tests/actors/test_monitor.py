@@ -160,3 +160,26 @@ def test_llm_tokens_per_turn_from_the_traces_llm_calls(config):
     assert [(a.agent, a.severity) for a in warn if a.metric == "tokens_per_turn"] == [("planner", "warning")]
     crit = feed(m, [with_tokens(i, 4000) for i in range(20, 30)], 20)
     assert [(a.agent, a.severity) for a in crit if a.metric == "tokens_per_turn"] == [("planner", "critical")]
+
+
+def test_a_new_sandbox_world_is_judged_on_its_own_turns(config):
+    async def drill(reload: bool) -> tuple[set, MonitorService]:
+        svc = MonitorService(None, config, resource_use=lambda: 0.9)  # the cluster's CPUs: 90 % reserved
+        for i in range(100):  # the last drill: an error burst (critical alerts), then healthy turns
+            await svc.observe(TurnSample.of(turn(i, tool_down=i < 10), at=i).model_dump())
+        if reload:
+            await svc.world_reloaded()
+        raised = []
+        for i in range(100, 106):  # within the window and the cooldown of the last drill's alerts
+            raised += await svc.observe(TurnSample.of(turn(i, tool_down=True), at=i).model_dump())
+        return {(a.agent, a.severity) for a in raised if a.metric == "error_rate"}, svc
+
+    # Carried over, the new burst is judged together with the last drill and held back as a repeat of its alert.
+    kept, _ = asyncio.run(drill(reload=False))
+    assert kept == set()
+    fresh, svc = asyncio.run(drill(reload=True))
+    assert fresh == {("planner", "critical"), ("oss_bss", "critical")}
+    assert [a.metric for a in svc.recent].count("resource_use") == 1  # not the new world's doing: not raised again
+    assert len(svc.monitor.window) == 6
+    listed = asyncio.run(svc.alerts(limit=1000))
+    assert len(listed) == len(svc.recent) > 2  # the last drill's alerts stay listed

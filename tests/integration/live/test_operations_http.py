@@ -4,6 +4,7 @@ and the turn metrics on the Ray metrics endpoint. Offline mode."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -133,15 +134,19 @@ def test_area_outage_with_ten_customers(app, http):
 # ---- alerts from an injected slowdown and an error burst --------------------------------------------------------
 def test_slowdown_and_error_burst_raise_the_right_alerts(app, http):
     cfg = MonitorConfig.load()
+    # A new world starts the monitor afresh: its window holds this drill's turns alone, so the shared app's earlier
+    # traffic neither dilutes the burst nor holds its alerts back as repeats of an earlier drill's.
     ok(http.post("/v1/admin/sandbox/world", headers=h(ADMIN), json={"fixture": "demo"}))
-    for _ in range(cfg.min_samples):
+    started = datetime.now(timezone.utc)
+    for _ in range(cfg.min_samples):  # healthy turns first: from here on the window is judged
         say(http, C1001, "my internet keeps dropping")
     try:
+        # One slow turn is enough: the 95th percentile of a window of up to 20 turns is its slowest.
         ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={"latency_ms": 1200}))
-        slow = [say(http, C1001, "my internet keeps dropping")[1] for _ in range(3)]
-        assert all(o["trace"]["latency_ms"] > 3000 for o in slow)
+        slow = say(http, C1001, "my internet keeps dropping")[1]
+        assert slow["trace"]["latency_ms"] > 3000
         ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={"unavailable": ["oss"]}))
-        down = [say(http, C1001, "my internet keeps dropping")[1] for _ in range(6)]
+        down = [say(http, C1001, "my internet keeps dropping")[1] for _ in range(3)]
     finally:
         ok(http.post("/v1/admin/sandbox/chaos", headers=h(ADMIN), json={}))
 
@@ -153,22 +158,30 @@ def test_slowdown_and_error_burst_raise_the_right_alerts(app, http):
         assert ticket in world["tickets"] and world["tickets"][ticket]["customer_id"] == "C1001"
         assert "not reachable" in o["reply"]
 
-    def found():
-        alerts = ok(http.get("/v1/ops/alerts", headers=h(OPS)))
-        keys = {(a["agent"], a["metric"], a["severity"]) for a in alerts}
-        want = {("planner", "response_time_s", "critical"), ("technical", "response_time_s", "critical"),
-                ("oss_bss", "error_rate", "critical"), ("planner", "error_rate", "critical")}
-        return alerts if want <= keys else None
+    want = {("planner", "response_time_s", "critical"), ("technical", "response_time_s", "critical"),
+            ("oss_bss", "error_rate", "critical"), ("planner", "error_rate", "critical")}
 
-    alerts = eventually(found)
-    assert alerts, ok(http.get("/v1/ops/alerts", headers=h(OPS)))
+    def raised() -> list[dict]:  # this drill's alerts: the list also keeps the earlier modules'
+        return [a for a in ok(http.get("/v1/ops/alerts", headers=h(OPS)))
+                if datetime.fromisoformat(a["at"]) >= started]
+
+    def found():
+        alerts = raised()
+        return alerts if want <= {(a["agent"], a["metric"], a["severity"]) for a in alerts} else None
+
+    alerts = eventually(found, timeout_s=20)
+    assert alerts, raised()
     for a in alerts:
         assert a["window_s"] == cfg.window_s and a["samples"] >= cfg.min_samples
         if a["metric"] in cfg.limits:
             assert cfg.limits[a["metric"]].severity(a["value"]) == a["severity"], a
     assert http.get("/v1/ops/alerts", headers=h(C1001)).status_code == 403
-    stored = eventually(lambda: connect(app["uri"]).table("ops_alerts").count_rows() >= 4, timeout_s=20)
-    assert stored
+    ids = {a["alert_id"] for a in alerts}
+
+    def stored() -> bool:
+        return ids <= {r["alert_id"] for r in connect(app["uri"]).table("ops_alerts").search().limit(None).to_list()}
+
+    assert eventually(stored, timeout_s=20), "the alerts were not appended to ops_alerts"
 
 
 # ---- metrics on the Ray metrics endpoint ------------------------------------------------------------------------
