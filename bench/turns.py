@@ -276,8 +276,10 @@ def _role(pid: str) -> str:
         return "ray (idle workers)" if name == "IDLE" else name
     # A system process: its program, or the script a Python program runs (dashboard/agent.py, log_monitor.py).
     words = [a.decode(errors="replace") for a in argv if a]
+    if not words:  # a zombie has no command line left
+        return "gone"
     scripts = [w for w in words[1:] if w.endswith(".py")]
-    program = Path(scripts[0]).stem if scripts and "python" in Path(words[0]).name else Path(title.split()[0]).name
+    program = Path(scripts[0]).stem if scripts and "python" in Path(words[0]).name else Path(words[0].split()[0]).name
     return f"ray system: {program}"
 
 
