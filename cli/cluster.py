@@ -96,6 +96,9 @@ def start_head(dashboard_port: int, timeout_s: float = 90.0, port: int = GCS_POR
     log_path = state_dir() / "ray-head.log"
     env = dict(os.environ)
     env["RAY_AUTH_MODE"] = "token"
+    # On SIGTERM a head first waits for its node to drain (up to 30 s), which never happens here: `down` has shut
+    # Serve down already, and the memory writers, detached actors, keep the node busy until it is stopped.
+    env.setdefault("RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S", "0")
     # Replicas import actors/, serve/, memory/ and telco/ from this checkout even when it is not pip-installed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     cmd = [_ray_bin(), "start", "--head", "--block", f"--port={port}", "--include-dashboard=true",

@@ -98,8 +98,8 @@ def test_a_head_is_seen_when_another_ray_already_runs_here(monkeypatch, tmp_path
     (tmp_path / "ray").mkdir()
 
     def raylet(address: str) -> subprocess.Popen:  # found the way Ray finds a real one: by its name and flag
-        return subprocess.Popen(["bash", "-c", f'exec -a raylet "$0" -c "import time; time.sleep(30)" '
-                                               f"--gcs-address={address}", sys.executable])
+        script = f'exec -a raylet "$0" -c "import time; time.sleep(30)" --gcs-address={address}'
+        return subprocess.Popen(["bash", "-c", script, sys.executable])
 
     def within_10_s(check) -> bool:
         deadline = time.monotonic() + 10
