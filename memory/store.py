@@ -6,6 +6,7 @@ everywhere go through a MemoryStore; writes go through memory.writer so that eac
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from datetime import datetime, timedelta, timezone
@@ -83,7 +84,7 @@ class MemoryStore:
         if storage_options is None and self.uri.startswith("s3://"):
             storage_options = s3_storage_options()
         self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(seconds=consistency),
-                                  storage_options=storage_options or None)
+                                  storage_options=storage_options or None, session=process_session())
         self.vector_index_threshold = vector_index_threshold
         self._tables: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -200,6 +201,18 @@ class MemoryStore:
     def has_vector_index(self, name: str) -> bool:
         s = spec(name)
         return bool(s.vector) and f"{s.vector}_idx" in self._index_names(self.table(name))
+
+
+def process_session() -> lancedb.Session:
+    """One LanceDB session per process and cache sizes (TELCO_MEMORY_CACHE__*): the stores a process opens share
+    its bounded caches instead of each growing its own up to LanceDB's defaults."""
+    cache = memory_env().memory_cache
+    return _session(cache.index_mb, cache.metadata_mb)
+
+
+@functools.lru_cache(maxsize=4)
+def _session(index_mb: int, metadata_mb: int) -> lancedb.Session:
+    return lancedb.Session(index_cache_size_bytes=index_mb << 20, metadata_cache_size_bytes=metadata_mb << 20)
 
 
 def s3_storage_options() -> dict[str, str]:
