@@ -15,22 +15,28 @@ from telco.data import INTENT_CALIBRATION_FILE, PROMPTS_DIR
 def memory_bootstrap(settings: Any) -> str:
     from memory.embed import get_embedder
     from memory.graph import KnowledgeGraph
+    from memory.kb_sections import added_documents
     from memory.procedural import ProceduralMemory
     from memory.semantic import SemanticMemory
     from memory.store import connect
+    from memory.text_vectors import store_compared_texts
     from memory.writer import LocalWriter
+    from telco.knowledge import load_documents, merge_documents
 
     store = connect(settings.memory_uri)
     writer = LocalWriter(store)
     embedder = get_embedder()
     graph = KnowledgeGraph(store, writer)
     chunks = SemanticMemory(store, writer, embedder, graph).ingest()
+    # After the chunks: a section whose chunk has exactly its text takes the chunk's vector.
+    texts, _ = store_compared_texts(store, writer, embedder, merge_documents(load_documents(),
+                                                                             added_documents(store)))
     facts = graph.load_seed()
     playbooks = ProceduralMemory(store, writer).load_playbooks()
     examples, published = load_intent_examples(store, writer, embedder)
     prompts = load_role_prompts(store, writer)
-    return (f"{chunks} KB chunks, {facts} graph facts, {len(playbooks)} new playbook versions, "
-            f"{examples} intent examples{' (example set v1)' if published else ''}, {prompts} new role prompts")
+    return (f"{chunks} KB chunks ({texts} texts the knowledge agent compares with), {facts} graph facts, "
+            f"{len(playbooks)} new playbook versions, {examples} intent examples{' (example set v1)' if published else ''}, {prompts} new role prompts")
 
 
 def load_intent_examples(store: Any, writer: Any, embedder: Any) -> tuple[int, bool]:

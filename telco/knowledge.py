@@ -140,6 +140,30 @@ def merge_documents(base: list[KbDocument], added: list[KbDocument]) -> list[KbD
     return list(out.values())
 
 
+# A sentence ends at . ! or ? followed by space and a capital, digit or opening quote/bracket. The KB is written
+# in plain prose without abbreviations like "e.g.", which is what makes a rule this simple enough.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def split_sentences(text: str) -> tuple[str, ...]:
+    """The sentences the knowledge agent may quote from a section's text, whitespace flattened."""
+    flat = " ".join(text.split())
+    return tuple(s for s in _SENTENCE_END.split(flat) if s)
+
+
+def indexed_text(doc: KbDocument, section: KbSection) -> str:
+    """A section as a question is compared with it: customers name the topic ("roaming") as often as the details,
+    so the document title and heading come first (memory.semantic indexes a short section as exactly this)."""
+    return f"{doc.title}: {section.heading}\n{section.text}"
+
+
+def compared_texts(docs: list[KbDocument]) -> list[str]:
+    """Every text the knowledge agent compares questions with: each section's indexed text, then each sentence
+    (memory keeps their vectors, so an agent starts without embedding them: memory/text_vectors.py)."""
+    pairs = [(d, s) for d in docs for s in d.sections]
+    return [indexed_text(d, s) for d, s in pairs] + [t for _, s in pairs for t in split_sentences(s.text)]
+
+
 def find_section(docs: list[KbDocument], section_id: str) -> KbSection:
     """Resolve a citation "<doc_id>#<slug>" against loaded documents."""
     doc_id, sep, slug = section_id.partition("#")

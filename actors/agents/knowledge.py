@@ -10,18 +10,19 @@
 Sections people add through the admin route (memory/kb_sections.py) are served without a restart: when a search
 hit names a section this replica does not know, or its text differs from the copy held, the added sections are
 read again (`added`), so the steady state costs one set lookup per hit and no read.
+The sections' and sentences' vectors are read from memory at start, where bootstrap stored them
+(memory/text_vectors.py); only texts memory does not hold (a section added since) are embedded here.
 Every number is data: telco/data/knowledge.yaml. `python -m actors.agents.knowledge` measures them on the labelled set.
 """
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence, get_args
 
@@ -32,13 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from telco.contract.messages import Citation, KnowledgeAnswer, KnowledgeRequest, Quote
 from telco.data import KNOWLEDGE_FILE
 from telco.errors import InvalidInput
-from telco.knowledge import KbDocument, KbSection, load_documents, merge_documents
+from telco.knowledge import KbDocument, KbSection, indexed_text, load_documents, merge_documents, split_sentences
 
 SETTINGS_FILE = KNOWLEDGE_FILE
-
-# A sentence ends at . ! or ? followed by space and a capital, digit or opening quote/bracket. The KB is written
-# in plain prose without abbreviations like "e.g.", which is what makes a rule this simple enough.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
 class KnowledgeSearch(Protocol):
@@ -110,11 +107,6 @@ def load_settings(path: Path | str | None = None) -> KnowledgeSettings:
         raise InvalidInput(f"{source}: bad knowledge settings: {problems}") from exc
 
 
-def split_sentences(text: str) -> tuple[str, ...]:
-    flat = " ".join(text.split())
-    return tuple(s for s in _SENTENCE_END.split(flat) if s)
-
-
 @dataclass(frozen=True)
 class _Section:
     doc: KbDocument
@@ -123,8 +115,7 @@ class _Section:
 
     @property
     def indexed_text(self) -> str:
-        # The same shape memory indexes: customers name the topic ("roaming") as often as the details.
-        return f"{self.doc.title}: {self.section.heading}\n{self.section.text}"
+        return indexed_text(self.doc, self.section)
 
     def holds(self, chunk_text: str) -> bool:
         """The indexed chunk's text is part of this copy of the section (a chunk is "<title>: <heading>\n<part>")."""
@@ -177,6 +168,7 @@ class KnowledgeAgent:
         self._today = today
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        self._load_stored_vectors()
 
     async def answer(self, request: KnowledgeRequest) -> KnowledgeAnswer:
         if not isinstance(request, KnowledgeRequest):
@@ -225,10 +217,11 @@ class KnowledgeAgent:
         return section is not None and section.holds(hit.text)
 
     def warm(self) -> int:
-        """Embed every KB section and sentence now (a replica calls this at start, so no customer pays for the
-        first use of a section). Returns how many vectors are cached."""
-        sections = list(self._sections.values())
-        self._vectors_of([s.indexed_text for s in sections] + [t for s in sections for t in s.sentences])
+        """Have the vector of every KB section and sentence now (a replica calls this at start, so no customer pays
+        for the first use of a section): those memory did not hold are embedded. Returns how many are cached."""
+        self._vectors_of(self._compared_texts())
+        # With every vector read from memory the model has not run yet: load it now, not on the first question.
+        getattr(self.embedder, "model", None)
         return len(self._vectors)
 
     # ---- steps --------------------------------------------------------------------------------------------
@@ -322,6 +315,22 @@ class KnowledgeAgent:
         return self.settings.staleness.note.format(updated=min(dates).isoformat()) if dates else None
 
     # ---- vectors ------------------------------------------------------------------------------------------
+    def _load_stored_vectors(self) -> None:
+        """The vectors bootstrap stored for the sections' texts (memory/text_vectors.py), in one read, when the
+        search object has a memory store and the embedder names its model (a vector is only reused for the same
+        model); a text memory does not hold is embedded on first use, as before."""
+        store, model = getattr(self.search, "store", None), getattr(self.embedder, "model_name", None)
+        if store is None or not isinstance(model, str):
+            return
+        from memory.text_vectors import load_vectors
+
+        self._vectors.update(load_vectors(store, model, self._compared_texts()))
+
+    def _compared_texts(self) -> list[str]:
+        """What questions are compared with (the same texts as telco.knowledge.compared_texts)."""
+        sections = list(self._sections.values())
+        return [s.indexed_text for s in sections] + [t for s in sections for t in s.sentences]
+
     def _embed_question(self, question: str) -> np.ndarray:
         # Questions are not cached: they rarely repeat, and the cache must stay bounded by the KB.
         return np.asarray(self.embedder.embed([question]), dtype=np.float32)[0]
