@@ -101,7 +101,9 @@ def start_head(dashboard_port: int, timeout_s: float = 90.0, port: int = GCS_POR
     env.setdefault("RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S", "0")
     # Replicas import actors/, serve/, memory/ and telco/ from this checkout even when it is not pip-installed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
-    cmd = [_ray_bin(), "start", "--head", "--block", f"--port={port}", "--include-dashboard=true",
+    # The dashboard is not forced on (--include-dashboard=true): forced, a dashboard slower than Ray's fixed 60 s to
+    # come up (its nine module processes on a loaded 2-core machine) fails the whole head, twice in a row.
+    cmd = [_ray_bin(), "start", "--head", "--block", f"--port={port}",
            "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", "--disable-usage-stats"]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,

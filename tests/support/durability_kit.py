@@ -123,9 +123,11 @@ def logged(uri: str, conversation_ids: list[str]) -> dict[str, list[dict]]:
     return {c: sorted(rows, key=lambda r: r["seq"]) for c, rows in out.items()}
 
 
-def check_log(uri: str, talk: Talk) -> dict[str, int]:
+def check_log(uri: str, talk: Talk, settled: bool = True) -> dict[str, int]:
     """Every acknowledged turn is in the log, once; no conversation has a turn nobody was answered for twice.
 
+    `settled=False` while conversations still talk: a turn applied before a failure whose client has not had the
+    answer to its resend yet is in the log without being acknowledged, so one such turn per conversation is allowed.
     Returns figures for the report: acknowledged turns, turns in the log, retries."""
     import json
 
@@ -139,6 +141,7 @@ def check_log(uri: str, talk: Talk) -> dict[str, int]:
         sent = {a.message_id for a in talk.acked if a.conversation_id == cid}
         # Each message applied once: as many agent turns as distinct messages answered (a turn whose answer was
         # lost and never asked for again would show up here as one more).
-        assert len(ids) == len(sent), f"{cid}: {len(ids)} turns logged for {len(sent)} messages"
+        assert len(sent) <= len(ids) <= len(sent) + (0 if settled else 1), \
+            f"{cid}: {len(ids)} turns logged for {len(sent)} messages answered"
     return {"acknowledged": len(talk.acked), "logged": sum(len(v) for v in agent_ids.values()),
             "retries": talk.retries}
