@@ -92,7 +92,10 @@ class Talk:
                                 json=body)
                 if r.status_code == 200:
                     return r.json()
-                if r.status_code not in RETRY_STATUSES:
+                # While `telco up` deploys the app, Serve's proxy already listens and answers 404 "Path ... not
+                # found. Ping .../-/routes" (no route yet): the app is not there yet, not the conversation gone.
+                starting = r.status_code == 404 and "/-/routes" in r.text
+                if r.status_code not in RETRY_STATUSES and not starting:
                     self._fail(f"{cid} {body['client_message_id']}: {r.status_code} {r.text[:200]}")
                     return None
             except httpx.HTTPError:
