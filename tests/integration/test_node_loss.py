@@ -85,11 +85,11 @@ def wait_for(condition, timeout_s: float, every_s: float = 0.2) -> bool:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    from memory_template import bootstrapped_memory
     from ray import serve
     from ray.cluster_utils import Cluster
 
     import serve.app as serve_app
-    from memory.bootstrap import memory_bootstrap
     from serve.local_app import free_port, wait_ready
     from telco.config import Settings, get_settings
 
@@ -104,7 +104,7 @@ def cluster(tmp_path_factory):
     try:
         with ThreadPoolExecutor(1) as pool:
             # The cluster's processes start while this one embeds the KB: the app needs memory only at serve.run.
-            booted = pool.submit(memory_bootstrap, settings)
+            booted = pool.submit(bootstrapped_memory, uri)
             # A lost node is noticed after health_check_period_ms x failure_threshold (Ray's default: 3 s x 5).
             head = Cluster(initialize_head=True, head_node_args={
                 "num_cpus": NODE_CPUS, "include_dashboard": False,
