@@ -18,6 +18,7 @@ from memory.retrieval import Hit, best_per, relative_score_fuse, rrf_fuse, run_l
 from memory.store import MemoryStore, sql_str
 from memory.writer import Op, WriterBase
 from telco.errors import InvalidInput
+from telco.knowledge import titled
 
 Mode = Literal["vector", "fts", "hybrid"]
 Fusion = Literal["score", "rrf"]
@@ -85,7 +86,7 @@ def chunk_documents(docs: Iterable) -> list[Chunk]:
                 chunks.append(Chunk(
                     chunk_id=f"{sec.id}~{i}", section_id=sec.id, doc_id=doc.id, doc_title=doc.title,
                     heading=sec.heading, kind=doc.kind, services=list(doc.services),
-                    text=f"{doc.title}: {sec.heading}\n{part}",
+                    text=titled(doc.title, sec.heading, part),
                 ))
     return chunks
 

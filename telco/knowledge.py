@@ -151,10 +151,16 @@ def split_sentences(text: str) -> tuple[str, ...]:
     return tuple(s for s in _SENTENCE_END.split(flat) if s)
 
 
+def titled(doc_title: str, heading: str, text: str) -> str:
+    """Text as memory indexes it and questions are compared with it: customers name the topic ("roaming") as often
+    as the details, so the document title and heading come first. One shape for KB chunks (memory.semantic) and
+    the knowledge agent's sections, so a short section's chunk vector is that section's vector."""
+    return f"{doc_title}: {heading}\n{text}"
+
+
 def indexed_text(doc: KbDocument, section: KbSection) -> str:
-    """A section as a question is compared with it: customers name the topic ("roaming") as often as the details,
-    so the document title and heading come first (memory.semantic indexes a short section as exactly this)."""
-    return f"{doc.title}: {section.heading}\n{section.text}"
+    """A whole section as a question is compared with it."""
+    return titled(doc.title, section.heading, section.text)
 
 
 def compared_texts(docs: list[KbDocument]) -> list[str]:

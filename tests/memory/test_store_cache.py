@@ -23,7 +23,6 @@ def test_stores_of_a_process_share_one_session_whose_cache_stays_within_its_boun
             assert table.search().where(f"id = 'r{i}'").limit(1).to_list()
     # In use by the store (it holds what the reads needed), and never more than its two 1 MB caches: LanceDB's own
     # defaults would hold every one of the 400 versions seen (about 0.1 MB each).
-    print(session)
     assert 100_000 < session.size_bytes <= 2 * (1 << 20), session
 
 
